@@ -1,0 +1,58 @@
+package apiserver
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/svclab/svclab/apiserver-lite/defaults"
+	"github.com/svclab/svclab/apiserver-lite/service"
+	"github.com/svclab/svclab/apiserver-lite/validation"
+)
+
+// applyHooks plugs the per-type validation and preparation into a resource's strategy:
+// Services have their own package, every other type goes through package validation.
+func applyHooks(res resource, s *strategy) {
+	sample := res.newFunc()
+	s.nameFunc = validation.NameFunc(sample)
+	if _, ok := sample.(*corev1.Service); ok {
+		s.nameFunc = apimachineryvalidation.NameIsDNS1035Label
+		s.validate = func(obj runtime.Object) field.ErrorList { return service.Validate(obj.(*corev1.Service)) }
+		s.validateUpdate = func(obj, old runtime.Object) field.ErrorList {
+			return service.ValidateUpdate(obj.(*corev1.Service), old.(*corev1.Service))
+		}
+		s.prepareCreate = func(obj runtime.Object) { service.PrepareForCreate(obj.(*corev1.Service)) }
+		s.prepareUpdate = func(obj, old runtime.Object) {
+			service.PrepareForUpdate(obj.(*corev1.Service), old.(*corev1.Service))
+		}
+		return
+	}
+	s.validate = validation.Validate
+	s.validateUpdate = validation.ValidateUpdate
+}
+
+// applyStatusHooks plugs the per-type status validation into a status strategy.
+func applyStatusHooks(res resource, s *statusStrategy) {
+	if _, ok := res.newFunc().(*corev1.Service); ok {
+		s.validateStatus = func(obj, old runtime.Object) field.ErrorList {
+			return service.ValidateStatusUpdate(obj.(*corev1.Service), old.(*corev1.Service))
+		}
+		return
+	}
+	s.validateStatus = validation.ValidateStatusUpdate
+}
+
+// registerDefaults registers upstream's defaulting for every served type.
+func registerDefaults(s *runtime.Scheme) {
+	if err := defaults.RegisterDefaults(s); err != nil {
+		panic(err)
+	}
+	s.AddTypeDefaultingFunc(&corev1.Service{}, func(obj any) { service.SetDefaults(obj.(*corev1.Service)) })
+	s.AddTypeDefaultingFunc(&corev1.ServiceList{}, func(obj any) {
+		l := obj.(*corev1.ServiceList)
+		for i := range l.Items {
+			service.SetDefaults(&l.Items[i])
+		}
+	})
+}

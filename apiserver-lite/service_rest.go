@@ -1,0 +1,91 @@
+package apiserver
+
+import (
+	"context"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
+	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
+	"k8s.io/apiserver/pkg/registry/rest"
+	"k8s.io/apiserver/pkg/util/dryrun"
+
+	"github.com/svclab/svclab/apiserver-lite/service"
+)
+
+// ipAddressStore keeps allocated ClusterIPs as IPAddress objects in the ipaddresses store,
+// so allocation is visible (`kubectl get ipaddresses`) as in current Kubernetes.
+type ipAddressStore struct {
+	store *genericregistry.Store
+}
+
+var _ service.IPAddressStore = ipAddressStore{}
+
+func systemContext(ctx context.Context) context.Context {
+	return genericapirequest.WithNamespace(ctx, metav1.NamespaceNone)
+}
+
+func (s ipAddressStore) Create(ctx context.Context, ip *networkingv1.IPAddress) error {
+	_, err := s.store.Create(systemContext(ctx), ip, rest.ValidateAllObjectFunc, &metav1.CreateOptions{})
+	return err
+}
+
+func (s ipAddressStore) Delete(ctx context.Context, name string) error {
+	_, _, err := s.store.Delete(systemContext(ctx), name, rest.ValidateAllObjectFunc, &metav1.DeleteOptions{})
+	return err
+}
+
+func (s ipAddressStore) List(ctx context.Context) ([]networkingv1.IPAddress, error) {
+	obj, err := s.store.List(systemContext(ctx), nil)
+	if err != nil {
+		return nil, err
+	}
+	return obj.(*networkingv1.IPAddressList).Items, nil
+}
+
+// wireServiceAllocation makes the services store allocate ClusterIPs and NodePorts inside
+// the API server, as Kubernetes does: on create and update before the object is stored
+// (committed only if the write succeeds), released after delete.
+func wireServiceAllocation(store *genericregistry.Store, alloc *service.Allocators) {
+	store.BeginCreate = func(ctx context.Context, obj runtime.Object, options *metav1.CreateOptions) (genericregistry.FinishFunc, error) {
+		txn, err := alloc.AllocateCreate(ctx, obj.(*corev1.Service), dryrun.IsDryRun(options.DryRun))
+		if err != nil {
+			return nil, err
+		}
+		return finishTxn(txn), nil
+	}
+	store.BeginUpdate = func(ctx context.Context, obj, old runtime.Object, options *metav1.UpdateOptions) (genericregistry.FinishFunc, error) {
+		txn, err := alloc.AllocateUpdate(ctx, obj.(*corev1.Service), old.(*corev1.Service), dryrun.IsDryRun(options.DryRun))
+		if err != nil {
+			return nil, err
+		}
+		return finishTxn(txn), nil
+	}
+	store.AfterDelete = func(obj runtime.Object, options *metav1.DeleteOptions) {
+		if dryrun.IsDryRun(options.DryRun) {
+			return
+		}
+		alloc.Release(context.Background(), obj.(*corev1.Service))
+	}
+}
+
+func finishTxn(txn service.Txn) genericregistry.FinishFunc {
+	return func(ctx context.Context, success bool) {
+		if success {
+			txn.Commit()
+		} else {
+			txn.Revert()
+		}
+	}
+}
+
+// restoreServiceAllocation rebuilds the allocators' state from the stored Services at start.
+func restoreServiceAllocation(ctx context.Context, store *genericregistry.Store, alloc *service.Allocators) error {
+	obj, err := store.List(genericapirequest.WithNamespace(ctx, metav1.NamespaceAll), nil)
+	if err != nil {
+		return err
+	}
+	return alloc.Restore(ctx, obj.(*corev1.ServiceList).Items)
+}
