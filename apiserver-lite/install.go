@@ -58,6 +58,8 @@ func (s *Server) installAPIs() error {
 			add(res.gv, res.plural+"/status", status)
 		}
 		switch res.kind {
+		case "ServiceAccount":
+			add(res.gv, "serviceaccounts/token", &tokenREST{s: s})
 		case "Deployment", "ReplicaSet":
 			add(res.gv, res.plural+"/scale", &scaleREST{store: main.Store, gr: res.groupResource()})
 		case "Pod":

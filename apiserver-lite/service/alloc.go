@@ -106,7 +106,7 @@ func (a *Allocators) txnAllocClusterIPs(ctx context.Context, svc *corev1.Service
 	return &callbackTxn{
 		commit: func() {
 			if !dryRun && len(allocated) > 0 {
-				a.log.Info("allocated clusterIPs", "service", svc.Namespace+"/"+svc.Name, "clusterIPs", allocated)
+				a.log.Debug("allocated clusterIPs", "service", svc.Namespace+"/"+svc.Name, "clusterIPs", allocated)
 			}
 		},
 		revert: func() {

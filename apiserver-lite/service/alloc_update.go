@@ -60,7 +60,7 @@ func (a *Allocators) txnUpdateClusterIPs(ctx context.Context, svc, old *corev1.S
 				return
 			}
 			if len(allocated) > 0 {
-				a.log.Info("allocated clusterIPs", "service", svc.Namespace+"/"+svc.Name, "clusterIPs", allocated)
+				a.log.Debug("allocated clusterIPs", "service", svc.Namespace+"/"+svc.Name, "clusterIPs", allocated)
 			}
 			a.releaseIPs(context.WithoutCancel(ctx), toRelease)
 		},

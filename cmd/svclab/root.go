@@ -1,8 +1,12 @@
 package main
 
 import (
+	"flag"
+	"io"
 	"log/slog"
 	"os"
+
+	"k8s.io/klog/v2"
 
 	"github.com/spf13/cobra"
 )
@@ -22,9 +26,23 @@ func newRootCmd() *cobra.Command {
 }
 
 func newLogger(verbose bool) *slog.Logger {
+	quietKlog(verbose)
 	level := slog.LevelInfo
 	if verbose {
 		level = slog.LevelDebug
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// quietKlog keeps the Kubernetes libraries' klog output to errors unless --verbose.
+func quietKlog(verbose bool) {
+	if verbose {
+		return
+	}
+	fs := flag.NewFlagSet("klog", flag.ContinueOnError)
+	klog.InitFlags(fs)
+	_ = fs.Set("logtostderr", "false")
+	_ = fs.Set("alsologtostderr", "false")
+	_ = fs.Set("stderrthreshold", "ERROR")
+	klog.SetOutput(io.Discard)
 }
