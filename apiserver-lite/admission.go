@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apiserver/pkg/admission"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
+	"k8s.io/utils/ptr"
 )
 
 // lifecycleAdmission is kube-apiserver's NamespaceLifecycle and ServiceAccount admission,
@@ -49,7 +50,30 @@ func (a lifecycleAdmission) Admit(ctx context.Context, attr admission.Attributes
 	if pod.Spec.DeprecatedServiceAccount == "" {
 		pod.Spec.DeprecatedServiceAccount = pod.Spec.ServiceAccountName
 	}
+	// DefaultTolerationSeconds and Priority admission.
+	for _, key := range []string{corev1.TaintNodeNotReady, corev1.TaintNodeUnreachable} {
+		if !tolerates(pod.Spec.Tolerations, key) {
+			pod.Spec.Tolerations = append(pod.Spec.Tolerations, corev1.Toleration{Key: key,
+				Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute, TolerationSeconds: ptr.To[int64](300)})
+		}
+	}
+	if pod.Spec.Priority == nil {
+		pod.Spec.Priority = ptr.To[int32](0)
+	}
+	if pod.Spec.PreemptionPolicy == nil {
+		pod.Spec.PreemptionPolicy = ptr.To(corev1.PreemptLowerPriority)
+	}
 	return nil
+}
+
+func tolerates(ts []corev1.Toleration, key string) bool {
+	for _, t := range ts {
+		if (t.Key == key || t.Key == "" && t.Operator == corev1.TolerationOpExists) &&
+			(t.Effect == corev1.TaintEffectNoExecute || t.Effect == "") {
+			return true
+		}
+	}
+	return false
 }
 
 func (a lifecycleAdmission) Validate(ctx context.Context, attr admission.Attributes, _ admission.ObjectInterfaces) error {

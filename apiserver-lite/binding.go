@@ -12,6 +12,7 @@ import (
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
 	"k8s.io/apiserver/pkg/storage"
+	storeerr "k8s.io/apiserver/pkg/storage/errors"
 	"k8s.io/apiserver/pkg/util/dryrun"
 )
 
@@ -79,7 +80,7 @@ func (r *bindingREST) Create(ctx context.Context, name string, obj runtime.Objec
 			return pod, nil
 		}), dryrun.IsDryRun(options.DryRun), nil)
 	if err != nil {
-		return nil, err
+		return nil, storeerr.InterpretUpdateError(err, corev1.Resource("pods"), name)
 	}
 	return &metav1.Status{Status: metav1.StatusSuccess, Code: 201}, nil
 }

@@ -72,8 +72,14 @@ func (s *Server) bootstrapOnce(ctx context.Context, client kubernetes.Interface)
 			Type:            corev1.ServiceTypeClusterIP,
 		},
 	}
-	if _, err := client.CoreV1().Services(metav1.NamespaceDefault).Create(ctx, svc, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("create the kubernetes Service: %w", err)
+	// Look before creating: on a restart the Service exists, and a create would fail on its
+	// ClusterIP ("provided IP is already allocated") before the name is checked.
+	if _, err := client.CoreV1().Services(metav1.NamespaceDefault).Get(ctx, svc.Name, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+		if _, err := client.CoreV1().Services(metav1.NamespaceDefault).Create(ctx, svc, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("create the kubernetes Service: %w", err)
+		}
+	} else if err != nil {
+		return fmt.Errorf("get the kubernetes Service: %w", err)
 	}
 	if s.opts.AdvertiseAddress == nil {
 		return nil

@@ -1,7 +1,11 @@
 package apiserver
 
 import (
+	"strconv"
+
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -30,6 +34,40 @@ func applyHooks(res resource, s *strategy) {
 	}
 	s.validate = validation.Validate
 	s.validateUpdate = validation.ValidateUpdate
+	if _, ok := sample.(*appsv1.DaemonSet); ok {
+		s.prepareCreate = func(obj runtime.Object) { setTemplateGeneration(obj.(*appsv1.DaemonSet), 1) }
+		s.prepareUpdate = func(obj, old runtime.Object) {
+			ds, oldDS := obj.(*appsv1.DaemonSet), old.(*appsv1.DaemonSet)
+			gen := templateGeneration(oldDS)
+			if !apiequality.Semantic.DeepEqual(ds.Spec.Template, oldDS.Spec.Template) {
+				gen++
+			}
+			setTemplateGeneration(ds, gen)
+		}
+	}
+	if _, ok := sample.(*corev1.Pod); ok {
+		// As upstream's pod strategy: a new pod starts Pending (kubectl shows STATUS Pending).
+		s.prepareCreate = func(obj runtime.Object) { obj.(*corev1.Pod).Status.Phase = corev1.PodPending }
+	}
+}
+
+// templateGenerationAnnotation is how apps/v1 DaemonSets carry the template generation
+// kube-apiserver keeps (the daemonset controller labels pods with it).
+const templateGenerationAnnotation = "deprecated.daemonset.template.generation"
+
+func templateGeneration(ds *appsv1.DaemonSet) int64 {
+	gen, err := strconv.ParseInt(ds.Annotations[templateGenerationAnnotation], 10, 64)
+	if err != nil {
+		return 1
+	}
+	return gen
+}
+
+func setTemplateGeneration(ds *appsv1.DaemonSet, gen int64) {
+	if ds.Annotations == nil {
+		ds.Annotations = map[string]string{}
+	}
+	ds.Annotations[templateGenerationAnnotation] = strconv.FormatInt(gen, 10)
 }
 
 // applyStatusHooks plugs the per-type status validation into a status strategy.

@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apiserver/pkg/registry/rest"
 	"k8s.io/apiserver/pkg/storage"
+	storeerr "k8s.io/apiserver/pkg/storage/errors"
 	"k8s.io/apiserver/pkg/util/dryrun"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 )
@@ -61,7 +62,7 @@ func (r *namespaceREST) Delete(ctx context.Context, name string, deleteValidatio
 				return ns, nil
 			}), dryrun.IsDryRun(options.DryRun), nil)
 		if err != nil {
-			return nil, false, err
+			return nil, false, storeerr.InterpretUpdateError(err, corev1.Resource("namespaces"), name)
 		}
 		if len(out.(*corev1.Namespace).Spec.Finalizers) != 0 {
 			return out, false, nil
@@ -128,7 +129,7 @@ func (r *finalizeREST) Update(ctx context.Context, name string, objInfo rest.Upd
 			return next, nil
 		}), dryrun.IsDryRun(options.DryRun), nil)
 	if err != nil {
-		return nil, false, err
+		return nil, false, storeerr.InterpretUpdateError(err, corev1.Resource("namespaces"), name)
 	}
 	if !out.DeletionTimestamp.IsZero() && len(out.Spec.Finalizers) == 0 && !dryrun.IsDryRun(options.DryRun) {
 		propagation := metav1.DeletePropagationBackground

@@ -162,6 +162,9 @@ func (s *Server) build(ctx context.Context) error {
 	cfg := genericapiserver.NewConfig(Codecs)
 	cfg.EffectiveVersion = basecompatibility.NewEffectiveVersionFromString(KubernetesVersion, "", "")
 	cfg.RESTOptionsGetter = restOptionsGetter{etcdURL: etcdURL}
+	// End open watches when shutdown starts (clients re-watch elsewhere or after a restart);
+	// otherwise the HTTP server waits its full 60s shutdown timeout for every informer.
+	cfg.ShutdownWatchTerminationGracePeriod = 5 * time.Second
 	cfg.ExternalAddress = net.JoinHostPort(host, strconv.Itoa(addr.Port))
 	if opts.AdvertiseAddress != nil {
 		cfg.PublicAddress = opts.AdvertiseAddress

@@ -2,11 +2,13 @@ package apiserver
 
 import (
 	"context"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
@@ -82,7 +84,21 @@ func finishTxn(txn service.Txn) genericregistry.FinishFunc {
 }
 
 // restoreServiceAllocation rebuilds the allocators' state from the stored Services at start.
+// The watch caches fill in the background while this runs, and a list that races with one
+// can fail with "storage is (re)initializing"; Restore is idempotent, so retry for a while.
 func restoreServiceAllocation(ctx context.Context, store *genericregistry.Store, alloc *service.Allocators) error {
+	var lastErr error
+	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		lastErr = restoreServiceAllocationOnce(ctx, store, alloc)
+		return lastErr == nil, nil
+	})
+	if err != nil && lastErr != nil {
+		return lastErr
+	}
+	return err
+}
+
+func restoreServiceAllocationOnce(ctx context.Context, store *genericregistry.Store, alloc *service.Allocators) error {
 	obj, err := store.List(genericapirequest.WithNamespace(ctx, metav1.NamespaceAll), nil)
 	if err != nil {
 		return err

@@ -74,7 +74,7 @@ func Start(t testing.TB, o Options) *Server {
 	}
 	if o.Controllers {
 		go func() {
-			_ = controller.Run(ctx, srv.AdminConfig, opts.Log)
+			_ = controller.Run(ctx, srv.AdminConfig, opts.Log, controller.Options{RootCA: srv.Bundle.CAPEM})
 		}()
 	}
 	t.Cleanup(s.Stop)

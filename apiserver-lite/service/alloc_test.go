@@ -127,7 +127,7 @@ func TestAllocateCreateErrors(t *testing.T) {
 		want string
 	}{
 		{"clusterIP outside the service CIDR", bare(clusterIP("10.0.0.5")),
-			`Service "web" is invalid: spec.clusterIPs: Invalid value: ["10.0.0.5"]: failed to allocate IP 10.0.0.5: the provided network does not match the current range`},
+			`Service "web" is invalid: spec.clusterIPs: Invalid value: ["10.0.0.5"]: failed to allocate IP 10.0.0.5: the provided IP (10.0.0.5) is not in the valid range. The range of valid IPs is 10.96.0.0/12`},
 		{"clusterIP is the broadcast address", bare(clusterIP("10.111.255.255")),
 			`Service "web" is invalid: spec.clusterIPs: Invalid value: ["10.111.255.255"]: failed to allocate IP 10.111.255.255: the provided IP (10.111.255.255) is not in the valid range. The range of valid IPs is 10.96.0.0/12`},
 		{"clusterIP already allocated", bare(clusterIP("10.96.0.10")),

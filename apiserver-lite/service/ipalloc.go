@@ -104,10 +104,13 @@ func uintToAddr(v uint32) netip.Addr {
 
 func (a *ipAllocator) family() corev1.IPFamily { return corev1.IPv4Protocol }
 
-// check returns why addr cannot be allocated by this allocator, if it cannot.
+// check returns why addr cannot be allocated by this allocator, if it cannot. An address
+// outside the service CIDR gets the message that names the range (kube-apiserver's
+// single-range allocator's; its multi-CIDR allocator says only "the provided network does
+// not match the current range", which leaves a learner guessing the range).
 func (a *ipAllocator) checkRange(addr netip.Addr) error {
 	if !addr.Is4() || !a.prefix.Contains(addr) {
-		return errMismatchedNetwork
+		return &ipNotInRangeError{addr, a.prefix.String()}
 	}
 	if v := addrToUint(addr); v < a.first || v > a.last {
 		return &ipNotInRangeError{addr, a.prefix.String()}

@@ -81,7 +81,7 @@ func runAPIServer(ctx context.Context, log *slog.Logger, f *apiserverFlags, out 
 	fmt.Fprintf(out, "API server ready at %s\nkubeconfig: %s\ntry: kubectl --kubeconfig %s get namespaces\n", srv.URL, srv.KubeconfigPath, srv.KubeconfigPath)
 	if !f.noControllers {
 		go func() {
-			if err := controller.Run(ctx, srv.AdminConfig, log.With("component", "controller-manager")); err != nil {
+			if err := controller.Run(ctx, srv.AdminConfig, log.With("component", "controller-manager"), controller.Options{RootCA: srv.Bundle.CAPEM}); err != nil {
 				log.Error("controllers stopped", "err", err)
 			}
 		}()
