@@ -5,13 +5,15 @@ BIN := bin/svclab
 # The Go toolchain on CI machines lives here; sudo drops it from PATH.
 export PATH := $(PATH):/usr/local/go/bin
 GOFLAGS_BUILD := -trimpath -ldflags='-s -w'
+# One static binary; tests build with the same setting so they share the build cache.
+export CGO_ENABLED := 0
 
 .PHONY: build up apiserver test test-unit deps bench generate clean fmt vet
 
 build: $(BIN)
 
 $(BIN): $(shell find . -name '*.go' -not -path './bin/*') go.mod go.sum
-	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -o $(BIN) ./cmd/svclab
+	$(GO) build $(GOFLAGS_BUILD) -o $(BIN) ./cmd/svclab
 
 # deps installs the host packages the lab and its tests use (Debian/Ubuntu), when missing.
 deps:

@@ -39,9 +39,11 @@ func startEtcd(dir string) (*embed.Etcd, string, error) {
 	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
 	cfg.ListenMetricsUrls = nil
 	// The peer address changes on every start (a free port); a single member never talks
-	// to peers, so skip the check that the stored member URLs match.
+	// to peers, so skip the check that the stored member URLs match. On a restart etcd
+	// takes the membership from its WAL and ignores the initial cluster. Never set
+	// ForceNewCluster here: it discards WAL entries past the last persisted commit index,
+	// which after a kill -9 includes writes that were already acknowledged.
 	cfg.StrictReconfigCheck = false
-	cfg.ForceNewCluster = fileExists(cfg.Dir)
 	cfg.WatchProgressNotifyInterval = 5 * time.Second
 	cfg.AutoCompactionMode = "periodic"
 	cfg.AutoCompactionRetention = "1h"

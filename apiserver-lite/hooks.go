@@ -47,7 +47,11 @@ func applyHooks(res resource, s *strategy) {
 	}
 	if _, ok := sample.(*corev1.Pod); ok {
 		// As upstream's pod strategy: a new pod starts Pending (kubectl shows STATUS Pending).
-		s.prepareCreate = func(obj runtime.Object) { obj.(*corev1.Pod).Status.Phase = corev1.PodPending }
+		s.prepareCreate = func(obj runtime.Object) {
+			pod := obj.(*corev1.Pod)
+			pod.Status.Phase = corev1.PodPending
+			pod.Status.QOSClass = qosClass(pod)
+		}
 	}
 }
 
@@ -93,4 +97,35 @@ func registerDefaults(s *runtime.Scheme) {
 			service.SetDefaults(&l.Items[i])
 		}
 	})
+}
+
+// qosClass computes a pod's QoS class as kube-apiserver does at create.
+func qosClass(pod *corev1.Pod) corev1.PodQOSClass {
+	requests, limits := corev1.ResourceList{}, corev1.ResourceList{}
+	guaranteed := true
+	for _, c := range append(append([]corev1.Container{}, pod.Spec.InitContainers...), pod.Spec.Containers...) {
+		for name, q := range c.Resources.Requests {
+			if name == corev1.ResourceCPU || name == corev1.ResourceMemory {
+				requests[name] = q
+			}
+		}
+		for _, name := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+			q, ok := c.Resources.Limits[name]
+			if !ok {
+				guaranteed = false
+				continue
+			}
+			limits[name] = q
+			if r, ok := c.Resources.Requests[name]; ok && r.Cmp(q) != 0 {
+				guaranteed = false
+			}
+		}
+	}
+	if len(requests) == 0 && len(limits) == 0 {
+		return corev1.PodQOSBestEffort
+	}
+	if guaranteed {
+		return corev1.PodQOSGuaranteed
+	}
+	return corev1.PodQOSBurstable
 }

@@ -65,6 +65,7 @@ func (s *Server) installAPIs() error {
 		case "Pod":
 			if res.gv.Group == "" {
 				add(res.gv, "pods/binding", &bindingREST{pods: main.Store})
+				add(res.gv, "pods/log", &logREST{pods: main, logs: &s.podLogs})
 			}
 		}
 	}

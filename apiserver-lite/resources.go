@@ -155,6 +155,9 @@ func newStore(res resource, optsGetter generic.RESTOptionsGetter) (*REST, *Statu
 		ResetFieldsStrategy:       s,
 		TableConvertor:            printers.TableConvertor(gr),
 	}
+	if _, ok := res.newFunc().(*corev1.Pod); ok {
+		store.DeleteStrategy = podDeleteStrategy{s}
+	}
 	if err := store.CompleteWithOptions(&generic.StoreOptions{RESTOptions: optsGetter, AttrFunc: getAttrs}); err != nil {
 		return nil, nil, fmt.Errorf("set up storage for %s: %w", gr, err)
 	}

@@ -78,6 +78,7 @@ func init() {
 		&metav1.APIGroupList{}, &metav1.APIGroup{}, &metav1.APIResourceList{})
 	registerDefaults(Scheme)
 	registerFieldLabels(Scheme)
+	registerPodLogOptions(Scheme)
 	for _, gv := range servedGroupVersions {
 		if err := Scheme.SetVersionPriority(gv); err != nil {
 			panic(err)

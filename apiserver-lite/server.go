@@ -53,6 +53,9 @@ type Options struct {
 	AdvertiseAddress net.IP
 	// ExtraSANs are more names and addresses for the serving certificate.
 	ExtraSANs []string
+	// ExtraListenHosts are more addresses to serve on, on the same port as Listen (the lab
+	// adds its node-network gateway so pods reach the server).
+	ExtraListenHosts []string
 	// Log receives the server's structured logs.
 	Log *slog.Logger
 }
@@ -76,6 +79,7 @@ type Server struct {
 	listener net.Listener
 	stores   map[schema.GroupResource]*REST
 	etcdURL  string
+	podLogs  podLogSources
 
 	// URL is the server's https URL as written in the kubeconfig.
 	URL string
@@ -103,9 +107,9 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if opts.KubeconfigOut == "" {
 		opts.KubeconfigOut = filepath.Join(opts.DataDir, "kubeconfig")
 	}
-	ln, err := net.Listen("tcp", opts.Listen)
+	ln, err := listenAll(opts.Listen, opts.ExtraListenHosts)
 	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w (is another API server running? pick another --listen port)", opts.Listen, err)
+		return nil, err
 	}
 	s := &Server{opts: opts, listener: ln, stores: map[schema.GroupResource]*REST{}}
 	if err := s.build(ctx); err != nil {
@@ -131,6 +135,7 @@ func (s *Server) build(ctx context.Context) error {
 	s.URL = "https://" + net.JoinHostPort(host, strconv.Itoa(addr.Port))
 
 	hosts := append([]string{host, firstIP(opts.ServiceClusterIPRange).String()}, opts.ExtraSANs...)
+	hosts = append(hosts, opts.ExtraListenHosts...)
 	if opts.AdvertiseAddress != nil {
 		hosts = append(hosts, opts.AdvertiseAddress.String())
 	}
@@ -160,7 +165,7 @@ func (s *Server) build(ctx context.Context) error {
 	s.etcdURL = etcdURL
 
 	cfg := genericapiserver.NewConfig(Codecs)
-	cfg.EffectiveVersion = basecompatibility.NewEffectiveVersionFromString(KubernetesVersion, "", "")
+	cfg.EffectiveVersion = servedVersion{basecompatibility.NewEffectiveVersionFromString(KubernetesVersion, "", "")}
 	cfg.RESTOptionsGetter = restOptionsGetter{etcdURL: etcdURL}
 	// End open watches when shutdown starts (clients re-watch elsewhere or after a restart);
 	// otherwise the HTTP server waits its full 60s shutdown timeout for every informer.
@@ -259,4 +264,18 @@ func withCodec(c *restclient.Config) *restclient.Config {
 // versionInfo is what /version answers.
 func versionInfo() version.Info {
 	return version.Info{Major: "1", Minor: "37", GitVersion: "v" + KubernetesVersion}
+}
+
+// servedVersion makes /version report versionInfo's git version: component-base's own is
+// "v0.0.0-master+$Format:%H$" unless set by linker flags, which `kubectl version` cannot parse.
+type servedVersion struct {
+	basecompatibility.EffectiveVersion
+}
+
+func (v servedVersion) Info() *version.Info {
+	info := v.EffectiveVersion.Info()
+	if info != nil {
+		info.GitVersion, info.GitCommit = versionInfo().GitVersion, ""
+	}
+	return info
 }

@@ -4,9 +4,13 @@ import (
 	"context"
 	"reflect"
 
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -42,7 +46,7 @@ func (s *strategy) PrepareForCreate(ctx context.Context, obj runtime.Object) {
 	if s.hasStatus {
 		resetField(obj, "Status")
 	}
-	if accessor, err := meta.Accessor(obj); err == nil && hasField(obj, "Spec") {
+	if accessor, err := meta.Accessor(obj); err == nil && tracksGeneration(obj) {
 		accessor.SetGeneration(1)
 	}
 	if s.prepareCreate != nil {
@@ -54,7 +58,7 @@ func (s *strategy) PrepareForUpdate(ctx context.Context, obj, old runtime.Object
 	if s.hasStatus {
 		copyField(obj, old, "Status")
 	}
-	if hasField(obj, "Spec") {
+	if tracksGeneration(obj) {
 		newAcc, _ := meta.Accessor(obj)
 		oldAcc, _ := meta.Accessor(old)
 		newAcc.SetGeneration(oldAcc.GetGeneration())
@@ -115,6 +119,36 @@ func (s *strategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
 	}
 }
 
+// podDeleteStrategy deletes pods gracefully, as kube-apiserver does: a scheduled, still
+// running pod gets a deletionTimestamp and its grace period, and its kubelet finishes the
+// deletion once the containers have stopped.
+type podDeleteStrategy struct {
+	*strategy
+}
+
+var _ rest.RESTGracefulDeleteStrategy = podDeleteStrategy{}
+
+func (podDeleteStrategy) CheckGracefulDelete(ctx context.Context, obj runtime.Object, options *metav1.DeleteOptions) bool {
+	if options == nil {
+		return false
+	}
+	pod := obj.(*corev1.Pod)
+	period := int64(0)
+	if options.GracePeriodSeconds != nil {
+		period = *options.GracePeriodSeconds
+	} else if pod.Spec.TerminationGracePeriodSeconds != nil {
+		period = *pod.Spec.TerminationGracePeriodSeconds
+	}
+	if pod.Spec.NodeName == "" || pod.Status.Phase == corev1.PodFailed || pod.Status.Phase == corev1.PodSucceeded {
+		period = 0
+	}
+	if period < 0 {
+		period = 1
+	}
+	options.GracePeriodSeconds = &period
+	return true
+}
+
 // statusStrategy is the strategy of a status subresource: only status (and metadata the
 // generic registry allows) may change.
 type statusStrategy struct {
@@ -162,6 +196,16 @@ func (s *statusStrategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Se
 
 var _ rest.RESTCreateStrategy = (*strategy)(nil)
 var _ rest.RESTUpdateStrategy = (*statusStrategy)(nil)
+
+// tracksGeneration reports the kinds whose metadata.generation kube-apiserver counts (spec
+// changes of workloads, ingresses and pods); Services, Nodes and Namespaces have none.
+func tracksGeneration(obj runtime.Object) bool {
+	switch obj.(type) {
+	case *appsv1.Deployment, *appsv1.ReplicaSet, *appsv1.DaemonSet, *networkingv1.Ingress, *corev1.Pod:
+		return true
+	}
+	return false
+}
 
 func hasField(obj runtime.Object, name string) bool {
 	return reflect.ValueOf(obj).Elem().FieldByName(name).IsValid()

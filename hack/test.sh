@@ -4,13 +4,22 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin"
+export CGO_ENABLED=0 GOFLAGS="${GOFLAGS:-} -trimpath"  # same build cache as the static binary
 log=$(mktemp /tmp/svclab-test.XXXXXX)
 trap 'rm -f "$log"' EXIT
 if [ "$(id -u)" -eq 0 ]; then
   export SVCLAB_CI_PRIVILEGED=1   # privileged tests must run, not skip
 fi
-go test -count=1 -timeout 25m -v "${@:-./...}" 2>&1 | tee "$log" | grep -E '^(=== RUN|--- (FAIL|SKIP)|FAIL|ok|PASS|panic:|\s+.*_test\.go:[0-9]+:)' | grep -v '^=== RUN'
+pkgs=("${@:-./...}")
+show() { grep --line-buffered -E '^(--- (FAIL|SKIP)|FAIL|ok|panic:|\s+.*_test\.go:[0-9]+:)'; }
+# Phase 1: everything but the privileged tests, packages in parallel.
+go test -count=1 -timeout 20m -v -skip '^TestPrivileged' "${pkgs[@]}" 2>&1 | tee "$log" | show
 status=${PIPESTATUS[0]}
+# Phase 2: privileged tests one package at a time: they check host-wide state (links,
+# namespaces, routes) before and after, so two packages must not run side by side.
+go test -count=1 -timeout 20m -v -p 1 -run '^TestPrivileged' "${pkgs[@]}" 2>&1 | tee -a "$log" | grep -v 'no tests to run' | show
+status2=${PIPESTATUS[0]}
+[ "$status" -eq 0 ] && status=$status2
 passed=$(grep -cE '^\s*--- PASS' "$log")
 failed=$(grep -cE '^\s*--- FAIL' "$log")
 skipped=$(grep -cE '^\s*--- SKIP' "$log")

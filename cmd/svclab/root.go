@@ -22,12 +22,17 @@ func newRootCmd() *cobra.Command {
 	cmd.PersistentFlags().BoolVarP(&verbose, "verbose", "v", false, "log debug messages")
 	cmd.AddCommand(newAPIServerCmd(func() *slog.Logger { return newLogger(verbose) }))
 	cmd.AddCommand(newVersionCmd())
+	cmd.AddCommand(newUpCmd(func() *slog.Logger { return newLogger(verbose) }))
+	cmd.AddCommand(newDownCmd(func() *slog.Logger { return newLogger(verbose) }))
+	cmd.AddCommand(newStatusCmd(), newKubeconfigCmd(), newKubectlCmd(), newNodeCmd())
+	cmd.AddCommand(newPodAgentCmd())
 	return cmd
 }
 
 func newLogger(verbose bool) *slog.Logger {
 	quietKlog(verbose)
-	level := slog.LevelInfo
+	// Progress goes through the status printer; logs show warnings and errors unless -v.
+	level := slog.LevelWarn
 	if verbose {
 		level = slog.LevelDebug
 	}

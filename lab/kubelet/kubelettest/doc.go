@@ -1,0 +1,3 @@
+// Package kubelettest holds recording fakes of kubelet-lite's collaborators: a runtime, a pod
+// network and a namespace dialer.
+package kubelettest
