@@ -27,7 +27,7 @@ up: deps build
 test: deps build
 	./hack/test.sh
 
-bench: build
+bench:
 	./hack/bench.sh
 
 generate:

@@ -6,8 +6,11 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apimachinery/pkg/util/wait"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
@@ -52,7 +55,11 @@ func (s ipAddressStore) List(ctx context.Context) ([]networkingv1.IPAddress, err
 // (committed only if the write succeeds), released after delete.
 func wireServiceAllocation(store *genericregistry.Store, alloc *service.Allocators) {
 	store.BeginCreate = func(ctx context.Context, obj runtime.Object, options *metav1.CreateOptions) (genericregistry.FinishFunc, error) {
-		txn, err := alloc.AllocateCreate(ctx, obj.(*corev1.Service), dryrun.IsDryRun(options.DryRun))
+		svc := obj.(*corev1.Service)
+		if errs := serviceNameErrors(svc); len(errs) > 0 {
+			return nil, apierrors.NewInvalid(corev1.SchemeGroupVersion.WithKind("Service").GroupKind(), svc.Name, errs)
+		}
+		txn, err := alloc.AllocateCreate(ctx, svc, dryrun.IsDryRun(options.DryRun))
 		if err != nil {
 			return nil, err
 		}
@@ -71,6 +78,23 @@ func wireServiceAllocation(store *genericregistry.Store, alloc *service.Allocato
 		}
 		alloc.Release(context.Background(), obj.(*corev1.Service))
 	}
+}
+
+// serviceNameErrors checks the name before allocation. Allocation runs before validation (as
+// in kube-apiserver) and stores an IPAddress whose parentRef names the Service, so a name
+// such as "a/b" would otherwise fail there as a 500 instead of validation's 422.
+func serviceNameErrors(svc *corev1.Service) field.ErrorList {
+	if svc.Name == "" {
+		if svc.GenerateName == "" {
+			return field.ErrorList{field.Required(field.NewPath("metadata", "name"), "name or generateName is required")}
+		}
+		return nil
+	}
+	var errs field.ErrorList
+	for _, msg := range apimachineryvalidation.NameIsDNS1035Label(svc.Name, false) {
+		errs = append(errs, field.Invalid(field.NewPath("metadata", "name"), svc.Name, msg))
+	}
+	return errs
 }
 
 func finishTxn(txn service.Txn) genericregistry.FinishFunc {

@@ -7,6 +7,8 @@ export PATH="$PATH:/usr/local/go/bin"
 export CGO_ENABLED=0 GOFLAGS="${GOFLAGS:-} -trimpath"  # same build cache as the static binary
 log=$(mktemp /tmp/svclab-test.XXXXXX)
 trap 'rm -f "$log"' EXIT
+# Tests that run the real binary use the one `make test` just built.
+export SVCLAB_BIN="$PWD/bin/svclab"
 if [ "$(id -u)" -eq 0 ]; then
   export SVCLAB_CI_PRIVILEGED=1   # privileged tests must run, not skip
 fi

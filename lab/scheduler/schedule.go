@@ -78,6 +78,7 @@ func Schedule(pod *corev1.Pod, nodes []*corev1.Node, placed []*corev1.Pod, servi
 
 // scheduleOne runs one scheduling cycle for the pod at key; an error requeues it with back-off.
 func (s *Scheduler) scheduleOne(ctx context.Context, key string) error {
+	s.beginAttempt(key)
 	ns, name, _ := strings.Cut(key, "/")
 	pod, err := s.podLister.Pods(ns).Get(name)
 	if apierrors.IsNotFound(err) {

@@ -51,6 +51,11 @@ type Scheduler struct {
 	mu sync.Mutex
 	// unschedulable holds pods that fit no node, with when they were parked.
 	unschedulable map[string]time.Time
+	// moves counts moveAllToActive calls; attempts remembers the count when each pod's
+	// scheduling attempt began, so an event that arrives during the attempt is not lost
+	// (upstream's moveRequestCycle).
+	moves    uint64
+	attempts map[string]uint64
 	// assumed holds pods bound by this scheduler that the informer has not yet reported bound,
 	// so back-to-back decisions see them on their node.
 	assumed map[string]assumedPod
@@ -82,6 +87,7 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, l
 			workqueue.NewTypedItemExponentialFailureRateLimiter[string](time.Second, 10*time.Second),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "scheduler"}),
 		unschedulable: map[string]time.Time{},
+		attempts:      map[string]uint64{},
 		assumed:       map[string]assumedPod{},
 	}
 	pods := factory.Core().V1().Pods()
@@ -240,8 +246,24 @@ func conditionStatuses(node *corev1.Node) map[corev1.NodeConditionType]corev1.Co
 	return m
 }
 
+// beginAttempt records that a scheduling attempt for key starts now.
+func (s *Scheduler) beginAttempt(key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.attempts[key] = s.moves
+}
+
+// park sets key aside until something changes; when something already changed while the
+// attempt ran, key goes straight back to the queue instead.
 func (s *Scheduler) park(key string) {
 	s.mu.Lock()
+	started, ok := s.attempts[key]
+	delete(s.attempts, key)
+	if ok && started != s.moves {
+		s.mu.Unlock()
+		s.queue.Add(key)
+		return
+	}
 	defer s.mu.Unlock()
 	if _, ok := s.unschedulable[key]; !ok {
 		s.unschedulable[key] = s.now()
@@ -252,6 +274,7 @@ func (s *Scheduler) unpark(key string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.unschedulable, key)
+	delete(s.attempts, key)
 }
 
 func (s *Scheduler) isParked(key string) bool {
@@ -264,6 +287,7 @@ func (s *Scheduler) isParked(key string) bool {
 // moveAllToActive requeues every unschedulable pod.
 func (s *Scheduler) moveAllToActive(why string) {
 	s.mu.Lock()
+	s.moves++
 	keys := make([]string, 0, len(s.unschedulable))
 	for k := range s.unschedulable {
 		keys = append(keys, k)
