@@ -131,7 +131,7 @@ func TestKubeconfigTLS(t *testing.T) {
 		},
 		{
 			name: "client certificate from another CA", server: lab, kubeconfig: lab,
-			adjust:  func(c *rest.Config) { c.CertData, c.KeyData = other.AdminCertPEM, other.AdminKeyPEM },
+			adjust: func(c *rest.Config) { c.CertData, c.KeyData = other.AdminCertPEM, other.AdminKeyPEM },
 			// TLS 1.3 reports the server's refusal on the first read, which HTTP/2 words
 			// as a connection that could not be established.
 			wantErr: "certificate|http2: client conn could not be established",
