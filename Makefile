@@ -19,9 +19,9 @@ $(BIN): $(shell find . -name '*.go' -not -path './bin/*') go.mod go.sum
 deps:
 	@./hack/install-deps.sh
 
-# up runs the API server with its controllers in the foreground (the lab itself arrives with `svclab up`).
+# up runs a 3-node lab in the foreground (Ctrl-C removes it).
 up: deps build
-	./$(BIN) apiserver --listen 127.0.0.1:6443 --data-dir $${SVCLAB_DATA:-/var/lib/svclab/apiserver} --kubeconfig-out $${SVCLAB_KUBECONFIG:-/var/lib/svclab/apiserver/kubeconfig}
+	./$(BIN) up
 
 # test runs every test: unit, API compatibility with real kubectl and client-go, privileged.
 test: deps build
