@@ -138,7 +138,11 @@ func OptionsFromEnv(lookup func(string) (string, bool)) (Options, error) {
 // file and the first non-loopback address, so the agent is informative outside a pod too.
 func (id Identity) withFallbacks() Identity {
 	if id.PodName == "" {
-		if h, err := os.Hostname(); err == nil {
+		// $HOSTNAME first: the process runtime has no UTS namespace and passes the pod's
+		// hostname (its name) that way.
+		if h := os.Getenv("HOSTNAME"); h != "" {
+			id.PodName = h
+		} else if h, err := os.Hostname(); err == nil {
 			id.PodName = h
 		}
 	}
