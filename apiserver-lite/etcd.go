@@ -74,8 +74,3 @@ func freePorts(n int) ([]int, error) {
 	}
 	return ports, nil
 }
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
-}

@@ -6,17 +6,17 @@ package serviceaccount
 import (
 	"context"
 	"log/slog"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
+
+	"github.com/svclab/svclab/lab/controller/controllerutil"
 )
 
 // RootCAConfigMap is the ConfigMap holding the cluster CA in every namespace.
@@ -46,9 +46,8 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, l
 		client:     client,
 		namespaces: inf.Lister(),
 		synced:     inf.Informer().HasSynced,
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "serviceaccount"}),
-		log: log,
+		queue:      controllerutil.NewQueue("serviceaccount"),
+		log:        log,
 	}
 	for _, o := range opts {
 		o(c)
@@ -68,30 +67,7 @@ func (c *Controller) enqueue(obj any) {
 
 // Run processes namespaces until ctx is done.
 func (c *Controller) Run(ctx context.Context, workers int) {
-	defer c.queue.ShutDown()
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced) {
-		return
-	}
-	for i := 0; i < workers; i++ {
-		go wait.UntilWithContext(ctx, c.worker, time.Second)
-	}
-	<-ctx.Done()
-}
-
-func (c *Controller) worker(ctx context.Context) {
-	for {
-		key, quit := c.queue.Get()
-		if quit {
-			return
-		}
-		if err := c.sync(ctx, key); err != nil {
-			c.log.Info("sync namespace failed, retrying", "namespace", key, "err", err)
-			c.queue.AddRateLimited(key)
-		} else {
-			c.queue.Forget(key)
-		}
-		c.queue.Done(key)
-	}
+	controllerutil.RunController(ctx, "serviceaccount", c.log, c.client, nil, c.queue, workers, c.sync, c.synced)
 }
 
 func (c *Controller) sync(ctx context.Context, name string) error {
