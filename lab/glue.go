@@ -108,23 +108,27 @@ func newRuntime(ctx context.Context, opts Options, paths Paths) (runtime.Runtime
 			kind = "containerd"
 		}
 	}
-	switch kind {
-	case "containerd":
-		rt, err := containerd.New(ctx, containerdOptions(opts, paths))
-		if err != nil {
-			return nil, kind, fmt.Errorf("start the containerd runtime: %w (use --runtime=process to run pods as plain processes)", err)
-		}
-		return rt, kind, nil
-	case "process":
-		var popts []process.Option
-		if opts.Binary != "" {
-			popts = append(popts, process.WithBinary(opts.Binary))
-		}
-		rt, err := process.New(opts.Name, filepath.Join(paths.Dir, "process"), opts.Log.With("component", "process-runtime"), popts...)
-		if err != nil {
-			return nil, kind, fmt.Errorf("start the process runtime: %w", err)
-		}
-		return rt, kind, nil
+	if kind != "containerd" && kind != "process" {
+		return nil, kind, fmt.Errorf("--runtime %q: choose auto, containerd or process", opts.Runtime)
 	}
-	return nil, kind, fmt.Errorf("--runtime %q: choose auto, containerd or process", opts.Runtime)
+	// The process runtime always runs too: it serves the pods of the svclab-process
+	// RuntimeClass (kube-proxy and other add-ons that need the host's tools).
+	var popts []process.Option
+	if opts.Binary != "" {
+		popts = append(popts, process.WithBinary(opts.Binary))
+	}
+	proc, err := process.New(opts.Name, filepath.Join(paths.Dir, "process"), opts.Log.With("component", "process-runtime"), popts...)
+	if err != nil {
+		return nil, kind, fmt.Errorf("start the process runtime: %w", err)
+	}
+	handlers := map[string]runtime.Runtime{ProcessHandler: proc}
+	if kind == "process" {
+		return runtime.NewMulti(proc, handlers), kind, nil
+	}
+	rt, err := containerd.New(ctx, containerdOptions(opts, paths))
+	if err != nil {
+		return nil, kind, fmt.Errorf("start the containerd runtime: %w (use --runtime=process to run pods as plain processes)", err)
+	}
+	handlers["containerd"] = rt
+	return runtime.NewMulti(rt, handlers), kind, nil
 }

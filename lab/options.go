@@ -19,7 +19,9 @@ type Options struct {
 	Name  string
 	Nodes int
 	// Runtime is auto, containerd or process.
-	Runtime       string
+	Runtime string
+	// ProxyMode is kube-proxy's mode: iptables, nftables, ipvs or userspace.
+	ProxyMode     string
 	NodeCIDR      string
 	PodCIDR       string
 	ServiceCIDR   string
@@ -39,7 +41,7 @@ type Options struct {
 func DefaultOptions() Options {
 	p := network.DefaultPlan(DefaultName)
 	return Options{
-		Name: DefaultName, Nodes: 3, Runtime: "auto",
+		Name: DefaultName, Nodes: 3, Runtime: "auto", ProxyMode: "iptables",
 		NodeCIDR: p.NodeCIDR.String(), PodCIDR: p.PodCIDR.String(), ServiceCIDR: p.ServiceCIDR.String(),
 		LBCIDR: p.LBCIDR.String(), NodePortRange: "30000-32767",
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Out: io.Discard,
@@ -74,6 +76,9 @@ func (o Options) plan() (network.Plan, utilnet.PortRange, error) {
 	if o.Nodes < 1 || o.Nodes > p.MaxNodes() {
 		return p, utilnet.PortRange{}, fmt.Errorf("--nodes %d: choose 1 to %d", o.Nodes, p.MaxNodes())
 	}
+	if err := checkProxyMode(o.ProxyMode); err != nil {
+		return p, utilnet.PortRange{}, err
+	}
 	pr, perr := utilnet.ParsePortRange(o.NodePortRange)
 	if perr != nil {
 		return p, utilnet.PortRange{}, fmt.Errorf("--service-node-port-range %q: %w", o.NodePortRange, perr)
@@ -91,4 +96,19 @@ func NodeName(lab string, i int) string {
 		return lab + "-worker"
 	}
 	return fmt.Sprintf("%s-worker%d", lab, i)
+}
+
+// checkProxyMode refuses an unknown mode, or a mode this kernel cannot run, before up
+// changes anything.
+func checkProxyMode(mode string) error {
+	check, ok := proxyModeChecks[mode]
+	if !ok {
+		return fmt.Errorf("--proxy-mode %q: choose iptables, nftables, ipvs or userspace", mode)
+	}
+	if check != nil {
+		if err := check(); err != nil {
+			return fmt.Errorf("--proxy-mode %s: %w", mode, err)
+		}
+	}
+	return nil
 }

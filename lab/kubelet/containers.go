@@ -55,7 +55,13 @@ func containerRef(pod *corev1.Pod, name string, isInit bool) *corev1.ObjectRefer
 func (w *podWorker) startContainer(ctx context.Context, pod *corev1.Pod, spec *corev1.Container, c *ctrState) {
 	k := w.k
 	ref := containerRef(pod, spec.Name, c.isInit)
-	imageID, reason, msg := w.ensureImage(ctx, pod, spec, c, ref)
+	handler, err := k.runtimeHandler(ctx, pod)
+	if err != nil {
+		c.waiting = &corev1.ContainerStateWaiting{Reason: "CreateContainerConfigError", Message: err.Error()}
+		k.rec.Event(ref, corev1.EventTypeWarning, "Failed", "Error: "+err.Error())
+		return
+	}
+	imageID, reason, msg := w.ensureImage(ctx, pod, spec, c, ref, k.imageRuntime(handler))
 	if reason != "" {
 		c.waiting = &corev1.ContainerStateWaiting{Reason: reason, Message: msg}
 		return
@@ -67,6 +73,7 @@ func (w *podWorker) startContainer(ctx context.Context, pod *corev1.Pod, spec *c
 		attempt++
 	}
 	cs, err := w.containerConfig(ctx, pod, spec, attempt)
+	cs.Handler = handler
 	if err != nil {
 		c.waiting = &corev1.ContainerStateWaiting{Reason: "CreateContainerConfigError", Message: err.Error()}
 		k.rec.Event(ref, corev1.EventTypeWarning, "Failed", "Error: "+err.Error())
@@ -109,11 +116,11 @@ func (w *podWorker) startContainer(ctx context.Context, pod *corev1.Pod, spec *c
 
 // ensureImage makes the image available, with upstream's events and pull back-off. It returns
 // the image ID, or the waiting reason and message when the container cannot start yet.
-func (w *podWorker) ensureImage(ctx context.Context, pod *corev1.Pod, spec *corev1.Container, c *ctrState, ref *corev1.ObjectReference) (imageID, reason, msg string) {
+func (w *podWorker) ensureImage(ctx context.Context, pod *corev1.Pod, spec *corev1.Container, c *ctrState, ref *corev1.ObjectReference, rt runtime.Runtime) (imageID, reason, msg string) {
 	k := w.k
 	image := spec.Image
 	present, imageID := false, image
-	checker, canCheck := k.rt.(ImageChecker)
+	checker, canCheck := rt.(ImageChecker)
 	if canCheck {
 		id, ok, err := checker.ImagePresent(ctx, image)
 		if err != nil {
@@ -150,7 +157,7 @@ func (w *podWorker) ensureImage(ctx context.Context, pod *corev1.Pod, spec *core
 	k.rec.Event(ref, corev1.EventTypeNormal, "Pulling", fmt.Sprintf("Pulling image %q", image))
 	begin := k.clock.Now()
 	pctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	err := k.rt.EnsureImage(pctx, image)
+	err := rt.EnsureImage(pctx, image)
 	cancel()
 	if err != nil {
 		k.pullBO.Next(key, k.clock.Now())

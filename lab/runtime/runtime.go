@@ -44,6 +44,9 @@ type ContainerSpec struct {
 	Mounts    []Mount
 	// LogPath receives stdout and stderr (kubelet's CRI log format is not required: raw bytes).
 	LogPath string
+	// Handler is the pod's RuntimeClass handler ("" for the default runtime); only Multi
+	// looks at it.
+	Handler string
 }
 
 // State is what a container is doing.
