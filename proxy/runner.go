@@ -121,7 +121,7 @@ func (r *Runner) SyncOnce(ctx context.Context) error {
 		r.Tracker.ForceFull()
 		return err
 	}
-	r.Log.Info("Synced proxy rules", "elapsed", took, "full", st.Full, "services", len(st.Services), "changed", st.Changed.Len())
+	r.Log.Debug("Synced proxy rules", "elapsed", took, "full", st.Full, "services", len(st.Services), "changed", st.Changed.Len())
 	if r.Flusher != nil && len(st.StaleUDP) > 0 {
 		if err := r.Flusher.Flush(ctx, st.StaleUDP); err != nil {
 			r.Log.Warn("Failed to flush stale UDP conntrack entries", "err", err)

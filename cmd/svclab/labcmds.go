@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 
@@ -55,12 +56,18 @@ func newKubeconfigCmd() *cobra.Command {
 func newKubectlCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:                "kubectl [ARGS...]",
-		Short:              "Run kubectl against the lab (set SVCLAB_NAME for another lab than svclab)",
+		Short:              "Run kubectl against the lab (--name LAB first, or SVCLAB_NAME, for another lab than svclab)",
 		DisableFlagParsing: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := os.Getenv("SVCLAB_NAME")
 			if name == "" {
 				name = lab.DefaultName
+			}
+			// kubectl's own flags pass through untouched; only a leading --name is ours.
+			if len(args) >= 2 && args[0] == "--name" {
+				name, args = args[1], args[2:]
+			} else if len(args) >= 1 && strings.HasPrefix(args[0], "--name=") {
+				name, args = strings.TrimPrefix(args[0], "--name="), args[1:]
 			}
 			p, err := labKubeconfig(name)
 			if err != nil {
@@ -101,6 +108,7 @@ func newStatusCmd() *cobra.Command {
 				fmt.Fprintf(out, "Runtime: %s\n", rt)
 			}
 			printSummary(cmd.Context(), out, name, p)
+			printPods(cmd.Context(), out, p)
 			return nil
 		},
 	}
@@ -191,4 +199,34 @@ func nodeExec(labName, node string, argv []string) error {
 		return fmt.Errorf("the ip command (iproute2) is needed: %w", err)
 	}
 	return syscall.Exec(ip, append([]string{"ip", "netns", "exec", ns}, argv...), os.Environ())
+}
+
+// printPods prints the proxy mode and every pod, like `kubectl get pods -A -o wide` trimmed.
+func printPods(ctx context.Context, out io.Writer, kubeconfig string) {
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return
+	}
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return
+	}
+	if cm, err := client.CoreV1().ConfigMaps("kube-system").Get(ctx, "kube-proxy", metav1.GetOptions{}); err == nil {
+		for _, line := range strings.Split(cm.Data["config.conf"], "\n") {
+			if v, ok := strings.CutPrefix(line, "mode: "); ok {
+				fmt.Fprintf(out, "\nProxy mode: %s (kube-system/kube-proxy ConfigMap)\n", strings.TrimSpace(v))
+			}
+		}
+	}
+	pods, err := client.CoreV1().Pods("").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return
+	}
+	fmt.Fprintf(out, "\nPods (%d):\n", len(pods.Items))
+	tw := tabwriter.NewWriter(out, 0, 4, 3, ' ', 0)
+	fmt.Fprintln(tw, "NAMESPACE\tNAME\tPHASE\tIP\tNODE")
+	for _, p := range pods.Items {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", p.Namespace, p.Name, p.Status.Phase, p.Status.PodIP, p.Spec.NodeName)
+	}
+	tw.Flush()
 }

@@ -165,19 +165,28 @@ func clientConfig(path string) (*rest.Config, error) {
 			TLSClientConfig: rest.TLSClientConfig{CAFile: podpath.Host(dir + "ca.crt")},
 		}, nil
 	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", podpath.Host(path))
+	raw, err := clientcmd.LoadFromFile(podpath.Host(path))
 	if err != nil {
 		return nil, fmt.Errorf("load kubeconfig %s: %w", path, err)
 	}
+	// Paths inside the kubeconfig are the pod's paths too.
 	translate := func(p *string) {
 		if *p != "" {
 			*p = podpath.Host(*p)
 		}
 	}
-	translate(&cfg.BearerTokenFile)
-	translate(&cfg.TLSClientConfig.CAFile)
-	translate(&cfg.TLSClientConfig.CertFile)
-	translate(&cfg.TLSClientConfig.KeyFile)
+	for _, c := range raw.Clusters {
+		translate(&c.CertificateAuthority)
+	}
+	for _, a := range raw.AuthInfos {
+		translate(&a.TokenFile)
+		translate(&a.ClientCertificate)
+		translate(&a.ClientKey)
+	}
+	cfg, err := clientcmd.NewDefaultClientConfig(*raw, &clientcmd.ConfigOverrides{}).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("load kubeconfig %s: %w", path, err)
+	}
 	return cfg, nil
 }
 
