@@ -36,11 +36,12 @@ func Down(ctx context.Context, name string, log *slog.Logger) error {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 	}
-	return cleanup(ctx, name, log)
+	return cleanup(ctx, name, log, false)
 }
 
 // cleanup removes everything of a lab found by name, whatever state it is in.
-func cleanup(ctx context.Context, name string, log *slog.Logger) error {
+// keepLog keeps the log file (`up --detach` writes it before the lab starts).
+func cleanup(ctx context.Context, name string, log *slog.Logger, keepLog bool) error {
 	paths := PathsFor(name)
 	var errs []error
 	opts := Options{Name: name, Log: log}
@@ -58,7 +59,16 @@ func cleanup(ctx context.Context, name string, log *slog.Logger) error {
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
-	if err := os.RemoveAll(paths.Dir); err != nil {
+	if keepLog {
+		entries, _ := os.ReadDir(paths.Dir)
+		for _, e := range entries {
+			if e.Name() != "log" {
+				if err := os.RemoveAll(filepath.Join(paths.Dir, e.Name())); err != nil {
+					return err
+				}
+			}
+		}
+	} else if err := os.RemoveAll(paths.Dir); err != nil {
 		return err
 	}
 	_ = os.RemoveAll(filepath.Join("/var/lib/svclab", name))

@@ -78,32 +78,6 @@ func testOptions(t *testing.T, runtimeName string) Options {
 	return o
 }
 
-// hostSnapshot is the host state a lab must leave exactly as it found it.
-func hostSnapshot(t *testing.T) string {
-	t.Helper()
-	var b strings.Builder
-	for _, args := range [][]string{
-		{"ip", "netns", "list"}, {"ip", "-d", "link", "show"}, {"ip", "route", "show", "table", "all"},
-		{"ip", "rule", "show"},
-	} {
-		out, _ := exec.Command(args[0], args[1:]...).CombinedOutput()
-		fmt.Fprintf(&b, "$ %s\n%s\n", strings.Join(args, " "), out)
-	}
-	mounts, _ := os.ReadFile("/proc/self/mountinfo")
-	for _, line := range strings.Split(string(mounts), "\n") {
-		if strings.Contains(line, "svclab") || strings.Contains(line, "/run/netns") {
-			fmt.Fprintf(&b, "mount %s\n", strings.Join(strings.Fields(line)[3:5], " "))
-		}
-	}
-	procs, _ := exec.Command("pgrep", "-af", "svclab").CombinedOutput()
-	for _, line := range strings.Split(string(procs), "\n") {
-		if line != "" && !strings.Contains(line, ".test") && !strings.Contains(line, "pgrep") {
-			fmt.Fprintf(&b, "process %s\n", strings.SplitN(line, " ", 2)[1])
-		}
-	}
-	return b.String()
-}
-
 func TestPrivilegedLabProcessRuntime(t *testing.T) {
 	privtest.Require(t, "ip")
 	testLab(t, "process")
@@ -116,7 +90,7 @@ func TestPrivilegedLabContainerdRuntime(t *testing.T) {
 
 func testLab(t *testing.T, runtimeName string) {
 	opts := testOptions(t, runtimeName)
-	before := hostSnapshot(t)
+	before := privtest.HostSnapshot(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	l, err := Up(ctx, opts)
@@ -196,8 +170,8 @@ func testLab(t *testing.T, runtimeName string) {
 	if err := l.Shutdown(context.Background()); err != nil {
 		t.Fatalf("shutdown: %v", err)
 	}
-	if after := hostSnapshot(t); after != before {
-		t.Errorf("the host changed across up/down:\n--- before\n%s\n--- after\n%s", before, after)
+	if after := privtest.HostSnapshot(t); after != before {
+		t.Errorf("the host changed across up/down:\n%s", privtest.Diff(before, after))
 	}
 }
 

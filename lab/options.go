@@ -76,6 +76,11 @@ func (o Options) plan() (network.Plan, utilnet.PortRange, error) {
 	if o.Nodes < 1 || o.Nodes > p.MaxNodes() {
 		return p, utilnet.PortRange{}, fmt.Errorf("--nodes %d: choose 1 to %d", o.Nodes, p.MaxNodes())
 	}
+	switch o.Runtime {
+	case "auto", "containerd", "process":
+	default:
+		return p, utilnet.PortRange{}, fmt.Errorf("--runtime %q: choose auto, containerd or process", o.Runtime)
+	}
 	if err := checkProxyMode(o.ProxyMode); err != nil {
 		return p, utilnet.PortRange{}, err
 	}

@@ -10,6 +10,8 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/svclab/svclab/proxy/ipvs"
 )
 
 // proxyModeChecks are what each kube-proxy mode needs of the host, checked before up
@@ -21,8 +23,14 @@ var proxyModeChecks = map[string]func() error{
 	"userspace": needTools("iptables-restore", "iptables-save", "iptables"),
 }
 
-// ipvsKernelCheck is replaced by the ipvs mode's own check when it is linked in.
-var ipvsKernelCheck = needTools("ipset", "iptables-restore")
+// ipvsKernelCheck refuses the ipvs mode on a kernel without IP Virtual Server support,
+// with the fix in the message.
+func ipvsKernelCheck() error {
+	if err := needTools("ipset", "iptables-restore")(); err != nil {
+		return err
+	}
+	return ipvs.CheckKernel()
+}
 
 func needTools(tools ...string) func() error {
 	return func() error {

@@ -53,8 +53,17 @@ func (p Paths) RunningPID() (int, bool) {
 
 // Exists reports whether anything of the lab is left on disk.
 func (p Paths) Exists() bool {
-	_, err := os.Stat(p.Dir)
-	return err == nil
+	entries, err := os.ReadDir(p.Dir)
+	if err != nil {
+		return false
+	}
+	// The log file alone is what `up --detach` creates before the lab starts.
+	for _, e := range entries {
+		if e.Name() != "log" {
+			return true
+		}
+	}
+	return false
 }
 
 func processAlive(pid int) bool {

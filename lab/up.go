@@ -61,7 +61,7 @@ func Up(ctx context.Context, opts Options) (*Lab, error) {
 	st := status.New(opts.Out)
 	if paths.Exists() {
 		st.Start("Cleaning up the remains of an earlier lab")
-		if err := cleanup(ctx, opts.Name, opts.Log); err != nil {
+		if err := cleanup(ctx, opts.Name, opts.Log, true); err != nil {
 			st.End(false)
 			return nil, err
 		}
@@ -134,8 +134,15 @@ func (l *Lab) build(ctx, runCtx context.Context, st *status.Printer, ports utilP
 		}
 	}
 	l.srv.SetPodLogSource(l.podLogs)
+	if err := l.addons(ctx); err != nil {
+		return err
+	}
 	st.Start("Waiting for the nodes to be Ready")
-	return l.waitNodesReady(ctx)
+	if err := l.waitNodesReady(ctx); err != nil {
+		return err
+	}
+	st.Start("Starting kube-proxy (" + opts.ProxyMode + " mode) on every node")
+	return l.waitKubeProxy(ctx)
 }
 
 // startAPIServer runs the API server on 127.0.0.1 and the node network's gateway.
@@ -299,7 +306,7 @@ func (l *Lab) Shutdown(ctx context.Context) error {
 		_ = l.rt.Cleanup(ctx)
 		_ = l.rt.Close()
 	}
-	return cleanup(ctx, l.opts.Name, l.opts.Log)
+	return cleanup(ctx, l.opts.Name, l.opts.Log, os.Getenv("SVCLAB_DETACHED") != "")
 }
 
 func portFree(port int) bool { return portFreeOn("127.0.0.1", port) }

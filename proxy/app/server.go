@@ -85,7 +85,7 @@ func Run(ctx context.Context, c *Config, log *slog.Logger) error {
 		cfg.NodePortAddresses = append(cfg.NodePortAddresses, p)
 	}
 
-	log.Info("Using " + c.Mode + " Proxier")
+	log.Info("Using "+c.Mode+" Proxier", "masqueradeMark", cfg.MasqueradeMark(), "clusterCIDR", cfg.ClusterCIDR, "nodeIPs", nodeIPs)
 	if err := cleanupOtherModes(ctx, c.Mode, cfg, log); err != nil {
 		log.Warn("Failed to clean up the rules of other proxy modes", "err", err)
 	}

@@ -49,8 +49,7 @@ func New(cfg proxy.Config, iptables ipt.Interface, log *slog.Logger) (*Proxier, 
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	log = log.With("mode", "iptables")
-	log.Info("Using iptables Proxier", "masqueradeMark", cfg.MasqueradeMark(), "clusterCIDR", cfg.ClusterCIDR)
+	log = log.With("proxier", "iptables")
 	return &Proxier{cfg: cfg, ipt: iptables, log: log, needFull: true, active: sets.New[string]()}, nil
 }
 

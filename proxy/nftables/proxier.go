@@ -90,7 +90,6 @@ func New(cfg proxy.Config, nft knftables.Interface, log *slog.Logger) (*Proxier,
 			}
 		}
 	}
-	p.log.Info("Using nftables Proxier", "masqueradeMark", p.masqMark)
 	return p, nil
 }
 
