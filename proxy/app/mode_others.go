@@ -26,7 +26,10 @@ func init() {
 	})
 	register("userspace", Mode{
 		New: func(_ context.Context, cfg proxy.Config, _ *Config, log *slog.Logger) (proxy.Proxier, error) {
-			return userspace.New(cfg, &ipt.Exec{}, userspace.Options{}, log)
+			// Bound to the node's address, the portal rules DNAT there (upstream's rule for
+			// a proxy with a bind address); REDIRECT would need an address on the pod's
+			// veth, which the lab's point-to-point pod links do not have.
+			return userspace.New(cfg, &ipt.Exec{}, userspace.Options{ListenIP: cfg.NodeIPs[0]}, log)
 		},
 		Cleanup: func(ctx context.Context, _ proxy.Config, _ *slog.Logger) error {
 			return userspace.CleanupRules(ctx, &ipt.Exec{})
