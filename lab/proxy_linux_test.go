@@ -349,6 +349,18 @@ func (p *proxyLab) checkMode(ctx context.Context, t *testing.T, mode, prev strin
 		}
 	}
 
+	// svclab trace reads this node's live rules and names both endpoints.
+	traceOut, err := exec.CommandContext(ctx, p.opts.Binary, "trace", "--name", p.opts.Name, "--node", NodeName(p.opts.Name, 1),
+		"--from", p.pods["client"].Status.PodIP, "--to", clusterIP+":80").CombinedOutput()
+	wantVerdict := "verdict: forwarded"
+	if mode == "userspace" {
+		wantVerdict = "verdict: proxied"
+	}
+	if err != nil || !strings.Contains(string(traceOut), wantVerdict) ||
+		!strings.Contains(string(traceOut), p.pods["web-a"].Status.PodIP+":80") || !strings.Contains(string(traceOut), p.pods["web-b"].Status.PodIP+":80") {
+		t.Errorf("svclab trace in %s mode: %v\n%s", mode, err, traceOut)
+	}
+
 	// Nothing of the previous mode is left on any node.
 	if prev != "" {
 		for i := 0; i < p.opts.Nodes; i++ {
