@@ -177,6 +177,10 @@ func (l *Lab) startAPIServer(ctx, runCtx context.Context, ports utilPortRange) e
 	if err := srv.WaitReady(readyCtx); err != nil {
 		return err
 	}
+	// The lab's own components (controllers, scheduler, kubelets) share this process with
+	// the API server: client-side throttling (client-go's default 5 requests/s) would only
+	// slow them down, as it did pod start-up by seconds.
+	srv.AdminConfig.QPS, srv.AdminConfig.Burst = -1, 0
 	l.client, err = kubernetes.NewForConfig(srv.AdminConfig)
 	return err
 }
