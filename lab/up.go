@@ -287,6 +287,8 @@ func (l *Lab) Wait(ctx context.Context) error {
 // Shutdown stops every pod, the control plane and the runtime, and removes everything the
 // lab made.
 func (l *Lab) Shutdown(ctx context.Context) error {
+	st := status.New(l.opts.Out)
+	st.Start("Stopping the pods")
 	stopCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -298,6 +300,7 @@ func (l *Lab) Shutdown(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	st.Start("Stopping the control plane")
 	l.cancel()
 	if l.srvDone != nil {
 		select {
@@ -306,11 +309,14 @@ func (l *Lab) Shutdown(ctx context.Context) error {
 		}
 	}
 	l.wg.Wait()
+	st.Start("Removing the runtime, the network and the lab's state")
 	if l.rt != nil {
 		_ = l.rt.Cleanup(ctx)
 		_ = l.rt.Close()
 	}
-	return cleanup(ctx, l.opts.Name, l.opts.Log, os.Getenv("SVCLAB_DETACHED") != "")
+	err := cleanup(ctx, l.opts.Name, l.opts.Log, os.Getenv("SVCLAB_DETACHED") != "")
+	st.End(err == nil)
+	return err
 }
 
 func portFree(port int) bool { return portFreeOn("127.0.0.1", port) }
