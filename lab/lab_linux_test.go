@@ -1,7 +1,9 @@
 package lab
 
 import (
+	"archive/tar"
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -11,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -23,6 +26,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 
+	"github.com/svclab/svclab/lab/image"
 	"github.com/svclab/svclab/lab/network"
 	"github.com/svclab/svclab/lab/privtest"
 )
@@ -166,6 +170,10 @@ func testLab(t *testing.T, runtimeName string) {
 		return len(p.Status.ContainerStatuses) == 1 && p.Status.ContainerStatuses[0].RestartCount >= 1
 	})
 
+	if runtimeName == "containerd" {
+		checkImageImport(ctx, t, opts, client)
+	}
+
 	torn = true
 	if err := l.Shutdown(context.Background()); err != nil {
 		t.Fatalf("shutdown: %v", err)
@@ -288,4 +296,56 @@ func doHTTP(ctx context.Context, t *testing.T, nsPath, method, addr, path string
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
 	return string(body)
+}
+
+// checkImageImport is `svclab image import` for a classroom without a registry: an OCI
+// archive of another name is loaded into the lab's containerd, listed, and runs a pod.
+func checkImageImport(ctx context.Context, t *testing.T, opts Options, client kubernetes.Interface) {
+	t.Helper()
+	src, _, err := image.Build(opts.Binary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	// Rename the built-in image's references: same blobs, another name.
+	pr, pw := io.Pipe()
+	go func() {
+		tr, tw := tar.NewReader(src), tar.NewWriter(pw)
+		for {
+			h, err := tr.Next()
+			if err != nil {
+				pw.CloseWithError(tw.Close())
+				return
+			}
+			body, _ := io.ReadAll(tr)
+			if h.Name == "index.json" {
+				body = bytes.ReplaceAll(body, []byte("svclab.local/agent:"), []byte("classroom.local/hello:"))
+				h.Size = int64(len(body))
+			}
+			if err := tw.WriteHeader(h); err != nil {
+				pw.CloseWithError(err)
+				return
+			}
+			_, _ = tw.Write(body)
+		}
+	}()
+	names, err := ImportImages(ctx, opts.Name, pr, opts.Log)
+	if err != nil || !slices.Contains(names, "classroom.local/hello:v1") {
+		t.Fatalf("import: %v %v", names, err)
+	}
+	imgs, err := Images(ctx, opts.Name, opts.Log)
+	var listed []string
+	for _, i := range imgs {
+		listed = append(listed, i.Name)
+	}
+	if err != nil || !slices.Contains(listed, "classroom.local/hello:v2") || !slices.Contains(listed, "svclab.local/agent:v1") {
+		t.Errorf("image ls: %v %v", listed, err)
+	}
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "imported", Labels: map[string]string{"app": "imported"}},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "hello", Image: "classroom.local/hello:v1",
+			ImagePullPolicy: corev1.PullNever}}}}
+	if _, err := client.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitReadyPods(ctx, t, client, "app=imported", 1)
 }
