@@ -307,6 +307,14 @@ func (p *proxyLab) checkMode(ctx context.Context, t *testing.T, mode, prev strin
 	both("NodePort from the host", answeredBy(ctx, t, "NodePort from the host", "", fmt.Sprintf("%s:%d", p.nodeIP(1), nodePort), 30))
 	both("NodePort from another node", answeredBy(ctx, t, "NodePort from another node", p.nodeNS(0), fmt.Sprintf("%s:%d", p.nodeIP(2), nodePort), 30))
 
+	// The built-in agent knows its namespace and node without downward-API env.
+	if mode == "iptables" {
+		body, err := get(ctx, clientNS, p.pods["web-b"].Status.PodIP+":80", 3*time.Second)
+		if err != nil || !strings.Contains(body, "ns=default") || !strings.Contains(body, "node="+NodeName(p.opts.Name, 2)) {
+			t.Errorf("the agent's answer lacks its namespace or node: %q, %v", body, err)
+		}
+	}
+
 	// Hairpin: web-a reaching itself through the Service.
 	if seen := answeredBy(ctx, t, "hairpin", p.podNS("web-a"), clusterIP+":80", 20); seen["web-a"] == 0 {
 		t.Errorf("hairpin: web-a never reached itself through its Service: %v", seen)

@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/svclab/svclab/lab/image"
 	"github.com/svclab/svclab/lab/runtime"
 )
 
@@ -149,7 +150,24 @@ func (k *Kubelet) makeEnv(ctx context.Context, pod *corev1.Pod, c *corev1.Contai
 			set(e.Name, e.Value)
 		}
 	}
+	// The built-in agent names its pod, namespace and node in every answer; the kubelet
+	// hands it what the downward API would, so `kubectl create deployment` needs no env.
+	if image.IsBuiltin(c.Image) {
+		for _, kv := range [][2]string{{"SVCLAB_POD_NAME", pod.Name}, {"SVCLAB_POD_NAMESPACE", pod.Namespace},
+			{"SVCLAB_NODE_NAME", pod.Spec.NodeName}, {"SVCLAB_POD_IP", podIPString(podIP)}} {
+			if _, ok := vars[kv[0]]; !ok && kv[1] != "" {
+				set(kv[0], kv[1])
+			}
+		}
+	}
 	return out, nil
+}
+
+func podIPString(ip netip.Addr) string {
+	if !ip.IsValid() {
+		return ""
+	}
+	return ip.String()
 }
 
 // envSource resolves one env valueFrom; skip is true for a missing optional key.

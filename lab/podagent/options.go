@@ -122,7 +122,15 @@ func OptionsFromEnv(lookup func(string) (string, bool)) (Options, error) {
 		}
 		o.ShutdownDelay = d
 	}
-	get := func(k string) string { v, _ := lookup(k); return v }
+	// The downward API variables a manifest sets win; without them the kubelet's
+	// SVCLAB_* copies (set for the built-in image only) say who the agent is.
+	get := func(k string) string {
+		if v, _ := lookup(k); v != "" {
+			return v
+		}
+		v, _ := lookup("SVCLAB_" + k)
+		return v
+	}
 	o.Identity = Identity{
 		PodName:   get(EnvPodName),
 		Namespace: get(EnvPodNamespace),
