@@ -315,6 +315,30 @@ func (p *proxyLab) checkMode(ctx context.Context, t *testing.T, mode, prev strin
 		}
 	}
 
+	// Readiness switched off takes web-b out of the rules; switched on brings it back.
+	if mode == "iptables" {
+		postReady := func(v string) {
+			conn, err := network.DialInNamespace(ctx, clientNS, "tcp", p.pods["web-b"].Status.PodIP+":80")
+			if err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(conn, "POST /ready?value=%s HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", v)
+			_, _ = io.Copy(io.Discard, conn)
+			conn.Close()
+		}
+		onlyA := func(ctx context.Context) (bool, error) {
+			seen := answeredBy(ctx, t, "ClusterIP after readiness off", clientNS, clusterIP+":80", 10)
+			return seen["web-b"] == 0 && seen["web-a"] == 10, nil
+		}
+		postReady("false")
+		if err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true, onlyA); err != nil {
+			t.Errorf("web-b still gets traffic after its readiness was switched off")
+		}
+		postReady("true")
+		p.waitEndpoints(ctx, "web", 2)
+		both("ClusterIP after readiness on", answeredBy(ctx, t, "ClusterIP after readiness on", clientNS, clusterIP+":80", 30))
+	}
+
 	// Hairpin: web-a reaching itself through the Service.
 	if seen := answeredBy(ctx, t, "hairpin", p.podNS("web-a"), clusterIP+":80", 20); seen["web-a"] == 0 {
 		t.Errorf("hairpin: web-a never reached itself through its Service: %v", seen)
