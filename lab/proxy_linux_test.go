@@ -335,8 +335,13 @@ func (p *proxyLab) checkMode(ctx context.Context, t *testing.T, mode, prev strin
 			t.Errorf("web-b still gets traffic after its readiness was switched off")
 		}
 		postReady("true")
-		p.waitEndpoints(ctx, "web", 2)
-		both("ClusterIP after readiness on", answeredBy(ctx, t, "ClusterIP after readiness on", clientNS, clusterIP+":80", 30))
+		// The rules follow the EndpointSlice a moment after the pod turns Ready.
+		var seen map[string]int
+		_ = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+			seen = answeredBy(ctx, t, "ClusterIP after readiness on", clientNS, clusterIP+":80", 20)
+			return seen["web-a"] > 0 && seen["web-b"] > 0, nil
+		})
+		both("ClusterIP after readiness on", seen)
 	}
 
 	// Hairpin: web-a reaching itself through the Service.
@@ -391,6 +396,21 @@ func (p *proxyLab) checkMode(ctx context.Context, t *testing.T, mode, prev strin
 	if err != nil || !strings.Contains(string(traceOut), wantVerdict) ||
 		!strings.Contains(string(traceOut), p.pods["web-a"].Status.PodIP+":80") || !strings.Contains(string(traceOut), p.pods["web-b"].Status.PodIP+":80") {
 		t.Errorf("svclab trace in %s mode: %v\n%s", mode, err, traceOut)
+	}
+
+	// kube-proxy's metrics and /proxyMode, on the node's loopback as upstream.
+	for path, want := range map[string]string{"/metrics": "kubeproxy_sync_proxy_rules_duration_seconds_count", "/proxyMode": mode} {
+		conn, err := network.DialInNamespace(ctx, p.nodeNS(1), "tcp", "127.0.0.1:10249")
+		if err != nil {
+			t.Errorf("kube-proxy metrics: %v", err)
+			continue
+		}
+		fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", path)
+		body, _ := io.ReadAll(io.LimitReader(conn, 1<<20))
+		conn.Close()
+		if !strings.Contains(string(body), want) {
+			t.Errorf("kube-proxy %s lacks %q:\n%.500s", path, want, body)
+		}
 	}
 
 	// Nothing of the previous mode is left on any node.
