@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# bench-lab.sh measures the lab's lifecycle with the real binary (lab/labbench): the time
+# from `svclab up` to 3 nodes Ready plus a 3-replica deployment Running, the lab process's
+# peak RSS and the time of `svclab down`, per runtime, and prints them as a table with the
+# containerd/process ratios of the same run. Needs root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+GO=${GO:-go}
+export CGO_ENABLED=0
+if [[ -z "${SVCLAB_BIN:-}" ]]; then
+	$GO build -trimpath -ldflags='-s -w' -o bin/svclab ./cmd/svclab
+	export SVCLAB_BIN=$PWD/bin/svclab
+fi
+raw=$(mktemp)
+trap 'rm -f "$raw"' EXIT
+echo "running: $GO test -run '^\$' -bench . -benchtime ${BENCHTIME:-1x} ./lab/labbench/" >&2
+if ! "$GO" test -trimpath -run '^$' -bench . -benchtime "${BENCHTIME:-1x}" -timeout 10m ./lab/labbench/ 2>/dev/null >"$raw"; then
+	cat "$raw" >&2
+	echo "bench-lab: go test failed" >&2
+	exit 1
+fi
+awk '
+/^Benchmark/ {
+	name = $1; sub(/^BenchmarkLab\//, "", name); sub(/-[0-9]+$/, "", name)
+	up = down = rss = xup = xdown = "-"
+	for (i = 3; i < NF; i += 2) {
+		v = $i; u = $(i + 1)
+		if (u == "s-up-to-ready") up = sprintf("%.2f", v)
+		else if (u == "s-down") down = sprintf("%.2f", v)
+		else if (u == "MiB-peak-rss") rss = sprintf("%.0f", v)
+		else if (u == "x-up-vs-process") xup = sprintf("%.2fx", v)
+		else if (u == "x-down-vs-process") xdown = sprintf("%.2fx", v)
+	}
+	rows[++n] = sprintf("| %-18s | %12s | %9s | %9s | %13s | %14s |", name, up, rss, down, xup, xdown)
+}
+END {
+	if (n == 0) { print "bench-lab: no results" > "/dev/stderr"; exit 1 }
+	printf "| %-18s | %12s | %9s | %9s | %13s | %14s |\n", "lab", "up+3 pods s", "peak MiB", "down s", "up vs process", "down vs process"
+	print "|--------------------|--------------|-----------|-----------|---------------|----------------|"
+	for (i = 1; i <= n; i++) print rows[i]
+	print ""
+	print "aims: up to 3 nodes Ready + 3 pods Running under 1.5 s (process) and 3 s (containerd); lab process under 150 MB"
+}' "$raw"
