@@ -3,6 +3,7 @@ package lab
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -359,9 +360,26 @@ func (p *proxyLab) checkMode(ctx context.Context, t *testing.T, mode, prev strin
 		t.Errorf("sessionAffinity ClientIP: the client went to %v, want one endpoint", seen)
 	}
 
+	// Pods reach the API server through the kubernetes Service (TLS handshake with the
+	// cluster CA's server certificate).
+	kube, err := p.client.CoreV1().Services("default").Get(ctx, "kubernetes", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if conn, err := network.DialInNamespace(ctx, clientNS, "tcp", kube.Spec.ClusterIP+":443"); err != nil {
+		t.Errorf("pod -> kubernetes Service: %v", err)
+	} else {
+		tc := tls.Client(conn, &tls.Config{InsecureSkipVerify: true, ServerName: "kubernetes.default.svc"})
+		_ = tc.SetDeadline(time.Now().Add(3 * time.Second))
+		if err := tc.Handshake(); err != nil {
+			t.Errorf("pod -> kubernetes Service: TLS: %v", err)
+		}
+		tc.Close()
+	}
+
 	// A Service without endpoints is refused at once.
 	start := time.Now()
-	_, err := get(ctx, clientNS, p.svcs["empty"].Spec.ClusterIP+":80", 5*time.Second)
+	_, err = get(ctx, clientNS, p.svcs["empty"].Spec.ClusterIP+":80", 5*time.Second)
 	if !errors.Is(err, syscall.ECONNREFUSED) || time.Since(start) > 2*time.Second {
 		t.Errorf("Service without endpoints: err=%v after %v, want connection refused at once", err, time.Since(start))
 	}
