@@ -65,6 +65,7 @@ iptables:
   minSyncPeriod: 0s
   syncPeriod: 30s
 metricsBindAddress: 127.0.0.1:10249
+healthzBindAddress: 0.0.0.0:10256
 nodePortAddresses: null
 `, l.plan.PodCIDR, l.opts.ProxyMode, "rr")
 	kubeconfig := fmt.Sprintf(`apiVersion: v1
@@ -121,7 +122,13 @@ func kubeProxyDaemonSet() *appsv1.DaemonSet {
 						Env: []corev1.EnvVar{{Name: "NODE_NAME", ValueFrom: &corev1.EnvVarSource{
 							FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "spec.nodeName"}}}},
 						SecurityContext: &corev1.SecurityContext{Privileged: ptr.To(true)},
-						VolumeMounts:    []corev1.VolumeMount{{Name: "kube-proxy", MountPath: "/var/lib/kube-proxy"}},
+						// Ready once the first sync has programmed the node (/healthz),
+						// so `kubectl rollout status` means the rules are in.
+						ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
+							Path: "/healthz", Port: intstr.FromInt32(10256)}}, PeriodSeconds: 1},
+						LivenessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
+							Path: "/livez", Port: intstr.FromInt32(10256)}}, PeriodSeconds: 10, FailureThreshold: 3},
+						VolumeMounts: []corev1.VolumeMount{{Name: "kube-proxy", MountPath: "/var/lib/kube-proxy"}},
 					}},
 					Volumes: []corev1.Volume{{Name: "kube-proxy", VolumeSource: corev1.VolumeSource{
 						ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "kube-proxy"}}}}},

@@ -47,6 +47,9 @@ func (c *Config) Defaults() {
 	if c.MetricsBindAddress == "" {
 		c.MetricsBindAddress = "127.0.0.1:10249"
 	}
+	if c.HealthzBindAddress == "" {
+		c.HealthzBindAddress = "0.0.0.0:10256"
+	}
 	if c.IPTables.MasqueradeBit == nil {
 		bit := int32(14)
 		c.IPTables.MasqueradeBit = &bit

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,6 +16,9 @@ import (
 
 // metrics are upstream kube-proxy's sync metrics, with the same names.
 type metrics struct {
+	// synced is set after the first successful sync: /healthz answers 503 until then, so
+	// a readiness probe (and `kubectl rollout status`) waits for the rules.
+	synced      atomic.Bool
 	reg         *prometheus.Registry
 	duration    prometheus.Histogram
 	last        prometheus.Gauge
@@ -54,6 +58,7 @@ func (m *metrics) Synced(d time.Duration, err error, programming time.Duration) 
 		return
 	}
 	m.last.SetToCurrentTime()
+	m.synced.Store(true)
 	if programming > 0 {
 		m.programming.Observe(programming.Seconds())
 	}
@@ -64,18 +69,39 @@ func (m *metrics) Synced(d time.Duration, err error, programming time.Duration) 
 func serveMetrics(addr, mode string, m *metrics, p proxy.Proxier) (*http.Server, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
-	ok := func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") }
-	mux.HandleFunc("/healthz", ok)
-	mux.HandleFunc("/livez", ok)
+	mux.HandleFunc("/healthz", m.healthz)
+	mux.HandleFunc("/livez", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("/proxyMode", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, mode) })
 	if t, isTable := p.(TableHandlerer); isTable {
 		mux.Handle("/userspace", t.TableHandler())
 	}
+	return serve(addr, "metrics", mux)
+}
+
+// healthz is upstream's: 200 once the rules are programmed, 503 before.
+func (m *metrics) healthz(w http.ResponseWriter, _ *http.Request) {
+	if !m.synced.Load() {
+		http.Error(w, "proxy rules not synced yet", http.StatusServiceUnavailable)
+		return
+	}
+	fmt.Fprintln(w, "ok")
+}
+
+// serveHealthz serves /healthz and /livez on the healthz address (upstream 0.0.0.0:10256),
+// which probes reach on the node's address.
+func serveHealthz(addr string, m *metrics) (*http.Server, error) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", m.healthz)
+	mux.HandleFunc("/livez", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	return serve(addr, "healthz", mux)
+}
+
+func serve(addr, what string, h http.Handler) (*http.Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("metrics address %s: %w (set metricsBindAddress or --metrics-bind-address)", addr, err)
+		return nil, fmt.Errorf("%s address %s: %w (set %sBindAddress or --%s-bind-address)", what, addr, err, what, what)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			_ = err

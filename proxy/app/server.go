@@ -105,6 +105,11 @@ func Run(ctx context.Context, c *Config, log *slog.Logger) error {
 		return err
 	}
 	defer srv.Close()
+	hz, err := serveHealthz(c.HealthzBindAddress, metrics)
+	if err != nil {
+		return err
+	}
+	defer hz.Close()
 
 	factory := informers.NewSharedInformerFactoryWithOptions(client, 0,
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = labelSelector }))

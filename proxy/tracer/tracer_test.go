@@ -34,7 +34,7 @@ func (f fakeSource) NFTRuleset(context.Context) (string, error) {
 func (f fakeSource) UserspaceTable(context.Context) (userspace.Table, error) {
 	return userspace.Table{}, nil
 }
-func (f fakeSource) IPVSTable(context.Context) (*ipvs.Table, error) { return &ipvs.Table{}, nil }
+func (f fakeSource) IPVSTable(context.Context) (*ipvs.Table, error)   { return &ipvs.Table{}, nil }
 func (f fakeSource) LocalAddrs(context.Context) ([]netip.Addr, error) { return f.addrs, nil }
 
 const save = `*nat
