@@ -27,8 +27,11 @@ up: deps build
 test: deps build
 	./hack/test.sh
 
-bench:
+# bench prints the API server, lab lifecycle and kube-proxy benchmarks (the last two need root).
+bench: build
 	./hack/bench.sh
+	SVCLAB_BIN=$(CURDIR)/$(BIN) ./hack/bench-lab.sh
+	./hack/bench-proxy.sh
 
 generate:
 	./hack/update-openapi.sh

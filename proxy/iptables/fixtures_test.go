@@ -2,9 +2,6 @@ package iptables
 
 import (
 	"context"
-	"flag"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -15,8 +12,6 @@ import (
 	"github.com/svclab/svclab/proxy/ipt/ipttest"
 	pt "github.com/svclab/svclab/proxy/proxytest"
 )
-
-var update = flag.Bool("update", false, "rewrite the testdata/*.golden files")
 
 const tcp, udp = corev1.ProtocolTCP, corev1.ProtocolUDP
 
@@ -91,45 +86,6 @@ func save(t *testing.T, f *ipttest.Fake) string {
 		t.Fatal(err)
 	}
 	return string(data)
-}
-
-// golden compares got with testdata/name.golden (rewritten under -update).
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run `go test ./proxy/iptables -update` to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs from the golden file (run with -update if the change is intended):\n%s", path, lineDiff(string(want), got))
-	}
-}
-
-// lineDiff lists lines only in want (-) and only in got (+).
-func lineDiff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	var b strings.Builder
-	for _, l := range w {
-		if !slices.Contains(g, l) {
-			b.WriteString("- " + l + "\n")
-		}
-	}
-	for _, l := range g {
-		if !slices.Contains(w, l) {
-			b.WriteString("+ " + l + "\n")
-		}
-	}
-	if b.Len() == 0 {
-		return "(same lines, different order)"
-	}
-	return b.String()
 }
 
 // normalize sorts what iptables does not care about, as upstream's

@@ -1,90 +1,21 @@
 package iptables
 
 import (
-	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net"
-	"os"
-	"os/exec"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/svclab/svclab/lab/privtest"
 	"github.com/svclab/svclab/proxy"
 	"github.com/svclab/svclab/proxy/ipt"
 	pt "github.com/svclab/svclab/proxy/proxytest"
+	"github.com/svclab/svclab/proxy/proxytest/netnstest"
 	"github.com/svclab/svclab/proxy/trace"
 )
-
-// newNetns creates a network namespace svclabt-ipt-<random><suffix> with lo up, removed in
-// t.Cleanup.
-func newNetns(t *testing.T, suffix string) string {
-	t.Helper()
-	b := make([]byte, 3)
-	_, _ = rand.Read(b)
-	name := "svclabt-ipt-" + hex.EncodeToString(b) + suffix
-	run(t, "ip", "netns", "add", name)
-	t.Cleanup(func() {
-		if out, err := exec.Command("ip", "netns", "del", name).CombinedOutput(); err != nil {
-			t.Errorf("ip netns del %s: %v: %s", name, err, out)
-		}
-	})
-	run(t, "ip", "-n", name, "link", "set", "lo", "up")
-	return name
-}
-
-func run(t *testing.T, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s: %v: %s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
-// inNetns runs fn on a locked OS thread switched into the named namespace; sockets fn
-// creates stay in that namespace.
-func inNetns(t *testing.T, name string, fn func() error) error {
-	t.Helper()
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		target, err := os.Open("/run/netns/" + name)
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer target.Close()
-		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("setns %s: %w", name, err)
-			return
-		}
-		ferr := fn()
-		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
-			// Leave the thread locked: it dies with this goroutine instead of serving
-			// other goroutines from the wrong namespace.
-			errc <- fmt.Errorf("setns back: %w", err)
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- ferr
-	}()
-	return <-errc
-}
 
 // chainNames lists the KUBE- chains of a table.
 func chainNames(t *testing.T, save, table string) []string {
@@ -113,19 +44,15 @@ func TestPrivilegedIPTablesRestore(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
-	node := newNetns(t, "")
-	pod := newNetns(t, "p")
+	node, pod := netnstest.NewNS(t, "ipt"), netnstest.NewNS(t, "ipt")
 	// node veth0 10.180.0.254/24 <-> pod veth1 10.180.0.10/24; Service addresses routed
 	// towards the pod side so that connect() finds a route before the DNAT.
-	run(t, "ip", "-n", node, "link", "add", "veth0", "type", "veth", "peer", "name", "veth1", "netns", pod)
-	run(t, "ip", "-n", node, "addr", "add", "10.180.0.254/24", "dev", "veth0")
-	run(t, "ip", "-n", node, "link", "set", "veth0", "up")
-	run(t, "ip", "-n", node, "route", "add", "172.30.0.0/16", "dev", "veth0")
-	run(t, "ip", "-n", pod, "addr", "add", "10.180.0.10/24", "dev", "veth1")
-	run(t, "ip", "-n", pod, "link", "set", "veth1", "up")
-	run(t, "ip", "-n", pod, "route", "add", "default", "via", "10.180.0.254")
+	netnstest.Veth(t, netnstest.End{NS: node, Dev: "veth0", Addrs: []string{"10.180.0.254/24"}},
+		netnstest.End{NS: pod, Dev: "veth1", Addrs: []string{"10.180.0.10/24"}})
+	node.RouteDev(t, "172.30.0.0/16", "veth0")
+	pod.DefaultVia(t, "10.180.0.254")
 
-	x := &ipt.Exec{Prefix: []string{"ip", "netns", "exec", node}}
+	x := &ipt.Exec{Prefix: node.Prefix()}
 	if err := x.Restore(ctx, []byte(otherPrograms)); err != nil {
 		t.Fatal(err)
 	}
@@ -186,48 +113,18 @@ func TestPrivilegedIPTablesRestore(t *testing.T) {
 	checkConsistency(t, real)
 
 	t.Run("traffic", func(t *testing.T) {
-		var ln net.Listener
-		if err := inNetns(t, pod, func() (err error) {
-			ln, err = net.Listen("tcp", "10.180.0.10:8080")
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		go func() {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				fmt.Fprintf(c, "hello from %s to %s\n", c.LocalAddr(), c.RemoteAddr())
-				c.Close()
-			}
-		}()
-		var conn net.Conn
-		if err := inNetns(t, node, func() (err error) {
-			conn, err = (&net.Dialer{Timeout: 3 * time.Second}).Dial("tcp", "172.30.0.60:80")
-			return err
-		}); err != nil {
-			t.Fatalf("connect to the ClusterIP: %v", err)
-		}
-		defer conn.Close()
-		_ = conn.SetDeadline(time.Now().Add(3 * time.Second))
-		line, err := bufio.NewReader(conn).ReadString('\n')
+		pod.ServeTCP(t, "tcp", "10.180.0.10:8080", func(c net.Conn) string {
+			return fmt.Sprintf("hello from %s to %s\n", c.LocalAddr(), c.RemoteAddr())
+		})
+		line, err := netnstest.Get(ctx, node, "tcp", "172.30.0.60:80", 3*time.Second)
 		if err != nil || !strings.HasPrefix(line, "hello from 10.180.0.10:8080") {
-			t.Fatalf("reply %q, %v", line, err)
+			t.Fatalf("connect to the ClusterIP: reply %q, %v", line, err)
 		}
 		t.Logf("ClusterIP 172.30.0.60:80 answered: %s", strings.TrimSpace(line))
 
 		// A Service without endpoints is refused at once, not timed out.
 		start := time.Now()
-		err = inNetns(t, node, func() error {
-			c, err := (&net.Dialer{Timeout: 3 * time.Second}).Dial("tcp", "172.30.0.47:80")
-			if err == nil {
-				c.Close()
-			}
-			return err
-		})
+		_, err = netnstest.Get(ctx, node, "tcp", "172.30.0.47:80", 3*time.Second)
 		if err == nil || time.Since(start) > 2*time.Second {
 			t.Errorf("connect to a Service without endpoints: %v after %v, want an immediate refusal", err, time.Since(start))
 		}

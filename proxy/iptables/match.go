@@ -347,3 +347,23 @@ func applyMark(mark uint32, args map[string]string) uint32 {
 	}
 	return mark
 }
+
+// MatchFirstPacket evaluates the matches of a rule (Rule.Args) against the first packet of
+// a flow: no mark set yet and not DNATed. local tells which addresses are the node's own
+// (-m addrtype --src-type/--dst-type LOCAL). It returns whether every match holds, the
+// rule's -j/-g target ("" when none) and the target's options (e.g. "--to-ports"). The
+// -m statistic and -m recent options are not evaluated here; matches the tracer does not
+// understand are taken as false. Other modes' tracers use it for rules in this format.
+func MatchFirstPacket(args []string, src, dst netip.Addr, sport, dport int, proto string, local func(netip.Addr) bool) (ok bool, target string, targetArgs map[string]string, err error) {
+	r, err := parseRule(args)
+	if err != nil {
+		return false, "", nil, err
+	}
+	p := &packetState{src: src, dst: dst, sport: sport, dport: dport, proto: proto, srcLocal: local, dstLocal: local}
+	for _, m := range r.matches {
+		if !m.eval(p) {
+			return false, r.target, r.targetArgs, nil
+		}
+	}
+	return true, r.target, r.targetArgs, nil
+}

@@ -20,9 +20,9 @@ func TestSyncGolden(t *testing.T) {
 	if n := len(fake.Restores); n != 1 {
 		t.Errorf("got %d restores, want 1 per sync", n)
 	}
-	golden(t, "representative", string(p.LastPayload()))
+	pt.Golden(t, "representative", string(p.LastPayload()))
 	tables := save(t, fake)
-	golden(t, "representative-save", tables)
+	pt.Golden(t, "representative-save", tables)
 	checkConsistency(t, tables)
 }
 
@@ -77,7 +77,7 @@ func TestPartialSync(t *testing.T) {
 		}
 	}
 	if got, want := normalize(save(t, fake)), normalize(fullEquivalent(t, st)); got != want {
-		t.Errorf("after the partial sync the tables differ from a full sync:\n%s", lineDiff(want, got))
+		t.Errorf("after the partial sync the tables differ from a full sync:\n%s", pt.LineDiff(want, got))
 	}
 	checkConsistency(t, save(t, fake))
 
@@ -95,7 +95,7 @@ func TestPartialSync(t *testing.T) {
 		t.Errorf("rules of the deleted Service remain:\n%s", save(t, fake))
 	}
 	if got, want := normalize(save(t, fake)), normalize(fullEquivalent(t, st)); got != want {
-		t.Errorf("after deleting a Service the tables differ from a full sync:\n%s", lineDiff(want, got))
+		t.Errorf("after deleting a Service the tables differ from a full sync:\n%s", pt.LineDiff(want, got))
 	}
 	checkConsistency(t, save(t, fake))
 }

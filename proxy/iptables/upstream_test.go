@@ -142,7 +142,7 @@ func TestUpstreamOverallRules(t *testing.T) {
 	mustSync(t, p, st)
 	got, want := normalize(string(p.LastPayload())), normalize(strings.TrimLeft(upstreamOverall, "\n"))
 	if got != want {
-		t.Errorf("rules differ from upstream's:\n%s", lineDiff(want, got))
+		t.Errorf("rules differ from upstream's:\n%s", pt.LineDiff(want, got))
 	}
 	checkConsistency(t, save(t, fake))
 }

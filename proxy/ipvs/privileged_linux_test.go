@@ -2,24 +2,16 @@ package ipvs
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/netip"
 	"os"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	mobyipvs "github.com/moby/ipvs"
-	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
-	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/svclab/svclab/lab/privtest"
@@ -28,6 +20,7 @@ import (
 	"github.com/svclab/svclab/proxy/ipt/ipttest"
 	"github.com/svclab/svclab/proxy/ipvs/ipvstest"
 	pt "github.com/svclab/svclab/proxy/proxytest"
+	"github.com/svclab/svclab/proxy/proxytest/netnstest"
 )
 
 // TestPrivilegedIPVS runs the real-kernel scenario natively where the kernel has IPVS
@@ -50,134 +43,12 @@ func TestPrivilegedIPVSInVM(t *testing.T) {
 	runKernelScenario(t, false)
 }
 
-func randomName(t *testing.T) string {
-	b := make([]byte, 3)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return "svclabt-ipvs-" + hex.EncodeToString(b)
-}
-
-// inNS runs fn with the calling goroutine's thread in ns.
-func inNS(t *testing.T, ns netns.NsHandle, fn func() error) error {
-	t.Helper()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		return err
-	}
-	defer orig.Close()
-	if err := netns.Set(ns); err != nil {
-		return err
-	}
-	defer func() {
-		if err := netns.Set(orig); err != nil {
-			panic("cannot return to the original network namespace: " + err.Error())
-		}
-	}()
-	return fn()
-}
-
-func newNamedNS(t *testing.T, name string) netns.NsHandle {
-	t.Helper()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer orig.Close()
-	h, err := netns.NewNamed(name)
-	if serr := netns.Set(orig); serr != nil {
-		panic("cannot return to the original network namespace: " + serr.Error())
-	}
-	if err != nil {
-		t.Fatalf("create netns %s: %v", name, err)
-	}
-	t.Cleanup(func() {
-		h.Close()
-		if err := netns.DeleteNamed(name); err != nil {
-			t.Errorf("delete netns %s: %v", name, err)
-		}
-	})
-	return h
-}
-
-func nlHandle(t *testing.T, ns netns.NsHandle) *netlink.Handle {
-	t.Helper()
-	h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(h.Close)
-	return h
-}
-
-func linkUp(t *testing.T, h *netlink.Handle, name string) {
-	t.Helper()
-	l, err := h.LinkByName(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := h.LinkSetUp(l); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func addAddr(t *testing.T, h *netlink.Handle, dev, cidr string) {
-	t.Helper()
-	l, err := h.LinkByName(dev)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := netlink.ParseAddr(cidr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := h.AddrAdd(l, a); err != nil {
-		t.Fatalf("add %s to %s: %v", cidr, dev, err)
-	}
-}
-
-// serve answers every TCP connection on :8080 in ns with name.
-func serve(t *testing.T, ns netns.NsHandle, name string) {
-	t.Helper()
-	var ln net.Listener
-	if err := inNS(t, ns, func() (err error) { ln, err = net.Listen("tcp4", ":8080"); return err }); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			_, _ = io.WriteString(c, name)
-			c.Close()
-		}
-	}()
-}
-
-// get connects from ns to addr and returns what the server wrote.
-func get(t *testing.T, ns netns.NsHandle, addr string) (string, error) {
-	t.Helper()
-	var c net.Conn
-	if err := inNS(t, ns, func() (err error) { c, err = net.DialTimeout("tcp4", addr, 2*time.Second); return err }); err != nil {
-		return "", err
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
-	b, err := io.ReadAll(c)
-	return string(b), err
-}
-
-func countAnswers(t *testing.T, ns netns.NsHandle, addr string, n int) map[string]int {
+// countAnswers connects n times from ns to addr and counts what the servers wrote.
+func countAnswers(t *testing.T, ns *netnstest.NS, addr string, n int) map[string]int {
 	t.Helper()
 	seen := map[string]int{}
 	for range n {
-		got, err := get(t, ns, addr)
+		got, err := netnstest.Get(context.Background(), ns, "tcp4", addr, 2*time.Second)
 		if err != nil {
 			t.Fatalf("connect to %s: %v", addr, err)
 		}
@@ -190,37 +61,20 @@ func countAnswers(t *testing.T, ns netns.NsHandle, addr string, n int) map[strin
 // ClusterIP Service over both; real TCP traffic from the node.
 func runKernelScenario(t *testing.T, realTables bool) {
 	ctx := context.Background()
-	base := randomName(t)
-	nodeName, ep1Name, ep2Name := base, base+"-e1", base+"-e2"
-	node := newNamedNS(t, nodeName)
-	ep1 := newNamedNS(t, ep1Name)
-	ep2 := newNamedNS(t, ep2Name)
-	nodeNL := nlHandle(t, node)
-	for i, ep := range []netns.NsHandle{ep1, ep2} {
-		ve := fmt.Sprintf("ve%d", i+1)
-		veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: ve}, PeerName: "eth0", PeerNamespace: netlink.NsFd(ep)}
-		if err := nodeNL.LinkAdd(veth); err != nil {
-			t.Fatalf("create veth %s: %v", ve, err)
-		}
-		addAddr(t, nodeNL, ve, fmt.Sprintf("10.180.%d.254/24", i+1))
-		linkUp(t, nodeNL, ve)
-		epNL := nlHandle(t, ep)
-		linkUp(t, epNL, "lo")
-		addAddr(t, epNL, "eth0", fmt.Sprintf("10.180.%d.1/24", i+1))
-		linkUp(t, epNL, "eth0")
-		gw := net.ParseIP(fmt.Sprintf("10.180.%d.254", i+1))
-		if err := epNL.RouteAdd(&netlink.Route{Gw: gw}); err != nil {
-			t.Fatalf("default route in endpoint namespace: %v", err)
-		}
+	node := netnstest.NewNS(t, "ipvs")
+	for i, name := range []string{"ep1", "ep2"} {
+		ep := netnstest.NewNS(t, "ipvs")
+		netnstest.Veth(t, netnstest.End{NS: node, Dev: fmt.Sprintf("ve%d", i+1), Addrs: []string{fmt.Sprintf("10.180.%d.254/24", i+1)}},
+			netnstest.End{NS: ep, Dev: "eth0", Addrs: []string{fmt.Sprintf("10.180.%d.1/24", i+1)}})
+		ep.DefaultVia(t, fmt.Sprintf("10.180.%d.254", i+1))
+		ep.ServeTCP(t, "tcp4", ":8080", netnstest.Text(name))
 	}
-	linkUp(t, nodeNL, "lo")
-	serve(t, ep1, "ep1")
-	serve(t, ep2, "ep2")
+	nodeNL := node.Netlink()
 
-	if err := inNS(t, node, func() error { return SetSysctls("/proc/sys") }); err != nil {
+	if err := node.Run(func() error { return SetSysctls("/proc/sys") }); err != nil {
 		t.Fatal(err)
 	}
-	ipvsHandle, err := mobyipvs.New("/run/netns/" + nodeName)
+	ipvsHandle, err := mobyipvs.New("/run/netns/" + node.Name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +85,7 @@ func runKernelScenario(t *testing.T, realTables bool) {
 	}
 	h := Handles{IPVS: ipvsHandle, Netlink: nl}
 	if realTables {
-		prefix := []string{"ip", "netns", "exec", nodeName}
+		prefix := node.Prefix()
 		h.IPSet, h.IPTables = &IPSetExec{Prefix: prefix}, &ipt.Exec{Prefix: prefix}
 	} else {
 		h.IPSet, h.IPTables = ipvstest.NewIPSet(), ipttest.New()

@@ -2,10 +2,7 @@ package ipvs
 
 import (
 	"context"
-	"flag"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -16,8 +13,6 @@ import (
 	"github.com/svclab/svclab/proxy/ipvs/ipvstest"
 	pt "github.com/svclab/svclab/proxy/proxytest"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
 type fakes struct {
 	ipvs *ipvstest.IPVS
@@ -92,30 +87,12 @@ func dump(t *testing.T, f *fakes) string {
 	return b.String()
 }
 
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs (go test ./proxy/ipvs -update rewrites it)\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
-}
-
 func TestSyncDesiredState(t *testing.T) {
 	p, f := newTestProxier(t, Options{})
 	if err := p.Sync(context.Background(), pt.State(objects()...)); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "sync.golden", dump(t, f))
+	pt.Golden(t, "sync", dump(t, f))
 }
 
 func TestSyncTwiceChangesNothing(t *testing.T) {
@@ -156,7 +133,7 @@ func TestSyncRemovesStale(t *testing.T) {
 	if err := p.Sync(ctx, tr.Apply()); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "sync-update.golden", dump(t, f))
+	pt.Golden(t, "sync-update", dump(t, f))
 
 	// Once the connection is gone, the next sync deletes the quiesced real server.
 	f.ipvs.SetConnections("172.30.0.41:80/TCP", netip.MustParseAddrPort("10.180.1.1:80"), 0, 0)

@@ -2,10 +2,7 @@ package nftables
 
 import (
 	"context"
-	"flag"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -16,8 +13,6 @@ import (
 	"github.com/svclab/svclab/proxy"
 	pt "github.com/svclab/svclab/proxy/proxytest"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 // scenario is the representative set of Services of the golden and trace tests. The
 // first six are upstream's TestOverallNFTablesRules Services, so upstream's chain names
@@ -95,42 +90,6 @@ func normalizeDump(dump string) string {
 	}
 	slices.Sort(elems)
 	return strings.Join(append(head, elems...), "\n") + "\n"
-}
-
-// checkGolden compares got with testdata/name, rewriting it under -update.
-func checkGolden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden file (run `go test ./proxy/nftables -update` to create it): %v", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs from the rendered rules (run with -update after checking):\n%s", path, lineDiff(string(want), got))
-	}
-}
-
-// lineDiff lists lines only in want (-) or only in got (+).
-func lineDiff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	var b strings.Builder
-	for _, l := range w {
-		if !slices.Contains(g, l) {
-			b.WriteString("- " + l + "\n")
-		}
-	}
-	for _, l := range g {
-		if !slices.Contains(w, l) {
-			b.WriteString("+ " + l + "\n")
-		}
-	}
-	return b.String()
 }
 
 // checkConsistency fails t for any jump or goto (in a rule, a vmap literal or a map

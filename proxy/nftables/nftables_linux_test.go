@@ -2,21 +2,17 @@ package nftables
 
 import (
 	"context"
-	"fmt"
-	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
-	"github.com/vishvananda/netns"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/svclab/svclab/lab/privtest"
 	"github.com/svclab/svclab/proxy"
 	pt "github.com/svclab/svclab/proxy/proxytest"
+	"github.com/svclab/svclab/proxy/proxytest/netnstest"
 )
 
 // TestPrivilegedNFTables applies the scenario through the real nft tool inside a new
@@ -25,43 +21,15 @@ import (
 // input.
 func TestPrivilegedNFTables(t *testing.T) {
 	privtest.Require(t, "ip", "nft")
-	ns := fmt.Sprintf("svclabt-nftables-%08x", rand.Uint32())
-	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
-		t.Fatalf("ip netns add %s: %v: %s", ns, err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("ip", "netns", "del", ns).CombinedOutput(); err != nil {
-			t.Errorf("ip netns del %s: %v: %s", ns, err, out)
-		}
-	})
+	ns := netnstest.NewNS(t, "nftables")
 	list := func() (string, error) {
-		out, err := exec.Command("ip", "netns", "exec", ns, "nft", "list", "table", "ip", TableName).CombinedOutput()
+		out, err := ns.Command("nft", "list", "table", "ip", TableName).CombinedOutput()
 		return string(out), err
 	}
 
 	// knftables runs nft as a child process; a child forked from this locked thread
 	// starts in the thread's network namespace.
-	runtime.LockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer orig.Close()
-	target, err := netns.GetFromName(ns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer target.Close()
-	if err := netns.Set(target); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		// Only hand the thread back to the scheduler once it is in the host namespace
-		// again; otherwise Go discards it when the goroutine ends.
-		if err := netns.Set(orig); err == nil {
-			runtime.UnlockOSThread()
-		}
-	}()
+	defer ns.Enter(t)()
 
 	ctx := context.Background()
 	p, err := NewKernel(pt.Config(), nil)
@@ -87,7 +55,7 @@ func TestPrivilegedNFTables(t *testing.T) {
 			t.Errorf("live table lacks %q", want)
 		}
 	}
-	if *update {
+	if *pt.Update {
 		if err := os.WriteFile(filepath.Join("testdata", "scenario.live.nft"), []byte(live), 0o644); err != nil {
 			t.Fatal(err)
 		}

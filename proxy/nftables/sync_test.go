@@ -20,7 +20,7 @@ func TestSyncGolden(t *testing.T) {
 	nft, p := newFakeProxier(t, pt.Config())
 	mustSync(t, p, pt.State(scenario()...))
 	checkConsistency(t, nft)
-	checkGolden(t, "scenario.golden", normalizeDump(nft.Dump()))
+	pt.Golden(t, "scenario", normalizeDump(nft.Dump()))
 }
 
 // TestSyncNodePortAddresses covers --nodeport-addresses: the nodeport-ips set replaces
@@ -114,7 +114,7 @@ func TestMinimalSync(t *testing.T) {
 	state.Full = true
 	mustSync(t, fp, state)
 	if got, want := normalizeDump(nft.Dump()), normalizeDump(full.Dump()); got != want {
-		t.Errorf("partial sync result differs from a full sync:\n%s", lineDiff(want, got))
+		t.Errorf("partial sync result differs from a full sync:\n%s", pt.LineDiff(want, got))
 	}
 }
 

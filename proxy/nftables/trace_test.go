@@ -122,7 +122,7 @@ func TestTraceGolden(t *testing.T) {
 		}
 		fmt.Fprintf(&b, "%s\n", res)
 	}
-	checkGolden(t, "trace.golden", b.String())
+	pt.Golden(t, "trace", b.String())
 }
 
 // TestTraceAffinity checks that a client already in an affinity set skips the random

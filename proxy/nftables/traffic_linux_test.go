@@ -2,20 +2,14 @@ package nftables
 
 import (
 	"context"
-	"fmt"
-	"io"
-	"math/rand/v2"
-	"net"
-	"os/exec"
-	"runtime"
 	"testing"
 	"time"
 
-	"github.com/vishvananda/netns"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/svclab/svclab/lab/privtest"
 	pt "github.com/svclab/svclab/proxy/proxytest"
+	"github.com/svclab/svclab/proxy/proxytest/netnstest"
 )
 
 // TestPrivilegedNFTablesTraffic sends real TCP connections to a ClusterIP: a "node"
@@ -23,59 +17,16 @@ import (
 // endpoint address. It also checks that a Service without endpoints is refused at once.
 func TestPrivilegedNFTablesTraffic(t *testing.T) {
 	privtest.Require(t, "ip", "nft")
-	id := rand.Uint32()
-	nodeNS, podNS := fmt.Sprintf("svclabt-nftables-n%08x", id), fmt.Sprintf("svclabt-nftables-p%08x", id)
-	run := func(args ...string) {
-		t.Helper()
-		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
-			t.Fatalf("%v: %v: %s", args, err, out)
-		}
-	}
-	for _, ns := range []string{nodeNS, podNS} {
-		run("ip", "netns", "add", ns)
-		t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
-	}
-	run("ip", "-n", nodeNS, "link", "add", "veth0", "type", "veth", "peer", "name", "eth0", "netns", podNS)
-	run("ip", "-n", nodeNS, "link", "set", "lo", "up")
-	run("ip", "-n", podNS, "link", "set", "lo", "up")
-	run("ip", "-n", nodeNS, "addr", "add", "10.180.0.254/24", "dev", "veth0")
-	run("ip", "-n", podNS, "addr", "add", "10.180.0.1/24", "dev", "eth0")
-	run("ip", "-n", nodeNS, "link", "set", "veth0", "up")
-	run("ip", "-n", podNS, "link", "set", "eth0", "up")
+	node, pod := netnstest.NewNS(t, "nftables"), netnstest.NewNS(t, "nftables")
+	netnstest.Veth(t, netnstest.End{NS: node, Dev: "veth0", Addrs: []string{"10.180.0.254/24"}},
+		netnstest.End{NS: pod, Dev: "eth0", Addrs: []string{"10.180.0.1/24"}})
 	// The ClusterIP needs a route for the first routing decision, before DNAT.
-	run("ip", "-n", nodeNS, "route", "add", "172.30.0.0/16", "dev", "veth0")
+	node.RouteDev(t, "172.30.0.0/16", "veth0")
+	pod.ServeTCP(t, "tcp", "10.180.0.1:80", netnstest.Text("10.180.0.1"))
 
-	ln := listenIn(t, podNS, "10.180.0.1:80")
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			_, _ = io.WriteString(c, "10.180.0.1")
-			_ = c.Close()
-		}
-	}()
-
-	runtime.LockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer orig.Close()
-	target, err := netns.GetFromName(nodeNS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer target.Close()
-	if err := netns.Set(target); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := netns.Set(orig); err == nil {
-			runtime.UnlockOSThread()
-		}
-	}()
+	// knftables runs nft as a child process, which starts in the namespace of the
+	// thread it is forked from.
+	defer node.Enter(t)()
 
 	ctx := context.Background()
 	p, err := NewKernel(pt.Config(), nil)
@@ -93,65 +44,19 @@ func TestPrivilegedNFTablesTraffic(t *testing.T) {
 	}
 	defer func() { _ = p.Cleanup(ctx) }()
 
-	// Dial from this goroutine: its sockets are created in the node namespace.
-	d := net.Dialer{Timeout: 2 * time.Second}
 	for i := 0; i < 5; i++ {
-		c, err := d.Dial("tcp", "172.30.0.41:80")
-		if err != nil {
-			t.Fatalf("connect to the ClusterIP: %v", err)
-		}
-		_ = c.SetDeadline(time.Now().Add(2 * time.Second))
-		b, err := io.ReadAll(c)
-		_ = c.Close()
-		if err != nil || string(b) != "10.180.0.1" {
-			t.Fatalf("read from the ClusterIP: %q, %v", b, err)
+		b, err := netnstest.Get(ctx, node, "tcp", "172.30.0.41:80", 2*time.Second)
+		if err != nil || b != "10.180.0.1" {
+			t.Fatalf("connect to and read from the ClusterIP: %q, %v", b, err)
 		}
 	}
+	dctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
 	start := time.Now()
-	if c, err := d.Dial("tcp", "172.30.0.46:80"); err == nil {
+	if c, err := node.DialContext(dctx, "tcp", "172.30.0.46:80"); err == nil {
 		_ = c.Close()
 		t.Error("connected to a Service without endpoints")
 	} else if time.Since(start) > time.Second {
 		t.Errorf("Service without endpoints timed out instead of being refused: %v", err)
 	}
-}
-
-// listenIn opens a TCP listener in network namespace ns.
-func listenIn(t *testing.T, ns, addr string) net.Listener {
-	t.Helper()
-	type result struct {
-		ln  net.Listener
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			ch <- result{err: err}
-			return
-		}
-		defer orig.Close()
-		h, err := netns.GetFromName(ns)
-		if err != nil {
-			ch <- result{err: err}
-			return
-		}
-		defer h.Close()
-		if err := netns.Set(h); err != nil {
-			ch <- result{err: err}
-			return
-		}
-		ln, err := net.Listen("tcp", addr)
-		if netns.Set(orig) == nil {
-			runtime.UnlockOSThread()
-		}
-		ch <- result{ln, err}
-	}()
-	r := <-ch
-	if r.err != nil {
-		t.Fatalf("listen on %s in %s: %v", addr, ns, r.err)
-	}
-	t.Cleanup(func() { _ = r.ln.Close() })
-	return r.ln
 }

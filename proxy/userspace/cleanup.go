@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/svclab/svclab/proxy/ipt"
+	"github.com/svclab/svclab/proxy/iptables"
 )
 
 // ownedChain reports whether a chain belongs to this mode (including names of older or
@@ -25,38 +26,42 @@ func (p *Proxier) Cleanup(ctx context.Context) error {
 // CleanupRules removes the userspace mode's chains and every rule jumping to them from
 // the node (what `kube-proxy --cleanup` does for this mode); other modes call it when
 // they start.
-func CleanupRules(ctx context.Context, iptables ipt.Interface) error {
+func CleanupRules(ctx context.Context, runner ipt.Interface) error {
 	var errs []error
 	var payload strings.Builder
 	for _, table := range []string{"filter", "nat"} {
-		data, err := iptables.Save(ctx, table)
+		data, err := runner.Save(ctx, table)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("read %s table: %w", table, err))
 			continue
 		}
-		sv := parseSave(string(data))
-		t := sv.tables[table]
+		tables, err := iptables.ParseSave(string(data))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("read %s table: %w", table, err))
+			continue
+		}
+		t := tables[table]
 		if t == nil {
 			continue
 		}
 		var owned []string
-		for _, c := range t.order {
-			if ownedChain(c) {
-				owned = append(owned, c)
+		for _, c := range t.Chains {
+			if ownedChain(c.Name) {
+				owned = append(owned, c.Name)
 			}
 		}
 		if len(owned) == 0 {
 			continue
 		}
 		// Jumps from chains we keep go first, or the chains could not be deleted.
-		for _, c := range t.order {
-			if ownedChain(c) {
+		for _, c := range t.Chains {
+			if ownedChain(c.Name) {
 				continue
 			}
-			for _, r := range t.rules[c] {
-				if ownedChain(r.target()) {
-					if err := iptables.DeleteRule(ctx, table, c, r.args...); err != nil {
-						errs = append(errs, fmt.Errorf("delete %s/%s rule %q: %w", table, c, r.text, err))
+			for _, r := range c.Rules {
+				if ownedChain(jumpTarget(r.Args)) {
+					if err := runner.DeleteRule(ctx, table, c.Name, r.Args...); err != nil {
+						errs = append(errs, fmt.Errorf("delete %s/%s rule %q: %w", table, c.Name, r.Raw, err))
 					}
 				}
 			}
@@ -71,7 +76,7 @@ func CleanupRules(ctx context.Context, iptables ipt.Interface) error {
 		payload.WriteString("COMMIT\n")
 	}
 	if payload.Len() > 0 {
-		if err := iptables.Restore(ctx, []byte(payload.String())); err != nil {
+		if err := runner.Restore(ctx, []byte(payload.String())); err != nil {
 			errs = append(errs, fmt.Errorf("delete userspace chains: %w", err))
 		}
 	}

@@ -2,9 +2,6 @@ package userspace
 
 import (
 	"context"
-	"flag"
-	"os"
-	"path/filepath"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -14,27 +11,6 @@ import (
 	pt "github.com/svclab/svclab/proxy/proxytest"
 	"github.com/svclab/svclab/proxy/userspace/userspacetest"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
-
-// golden compares got with testdata/name.golden (or rewrites it under -update).
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run `go test ./proxy/userspace -update` to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs from %s (run with -update if the change is intended):\n--- got\n%s\n--- want\n%s", name, path, got, want)
-	}
-}
 
 // testState is the unit tests' cluster on the shared address plan:
 //   - ns1/svc1:p80  TCP ClusterIP 172.30.0.41, two endpoints (one on another node)

@@ -2,7 +2,6 @@ package userspace
 
 import (
 	"context"
-	"io"
 	"net"
 	"net/netip"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/svclab/svclab/proxy"
+	"github.com/svclab/svclab/proxy/proxytest/netnstest"
 )
 
 // tcpServer answers every connection with its name, on 127.0.0.1.
@@ -22,17 +22,7 @@ func tcpServer(t *testing.T, name string) (net.Listener, netip.AddrPort) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			_, _ = c.Write([]byte(name))
-			c.Close()
-		}
-	}()
+	netnstest.ServeTCP(t, ln, netnstest.Text(name))
 	return ln, netip.MustParseAddrPort(ln.Addr().String())
 }
 
@@ -43,18 +33,25 @@ func udpEcho(t *testing.T) netip.AddrPort {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { pc.Close() })
-	go func() {
-		buf := make([]byte, 1500)
-		for {
-			n, from, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			_, _ = pc.WriteTo(append([]byte("echo:"), buf[:n]...), from)
-		}
-	}()
+	netnstest.EchoUDP(t, pc, "echo:")
 	return netip.MustParseAddrPort(pc.LocalAddr().String())
+}
+
+// checkEcho sends each message over c and expects the UDP echo server's reply to it
+// ("echo:" and the message) within 2s.
+func checkEcho(t *testing.T, c net.Conn, msgs ...string) {
+	t.Helper()
+	buf := make([]byte, 100)
+	for _, msg := range msgs {
+		if _, err := c.Write([]byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		n, err := c.Read(buf)
+		if err != nil || string(buf[:n]) != "echo:"+msg {
+			t.Fatalf("reply %q, %v; want echo:%s", buf[:n], err, msg)
+		}
+	}
 }
 
 // loopState builds a State by hand: the endpoints are loopback servers on random ports.
@@ -75,17 +72,12 @@ func loopState(ports map[string]*proxy.ServicePort, eps map[string][]netip.AddrP
 // get connects to the proxy port and returns what the endpoint said.
 func get(t *testing.T, port int) string {
 	t.Helper()
-	c, err := net.DialTimeout("tcp4", netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port)).String(), 2*time.Second)
+	addr := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port)).String()
+	b, err := netnstest.Get(context.Background(), &net.Dialer{}, "tcp4", addr, 2*time.Second)
 	if err != nil {
-		t.Fatalf("dial proxy port %d: %v", port, err)
+		t.Fatalf("proxy port %d: %v", port, err)
 	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(3 * time.Second))
-	b, err := io.ReadAll(c)
-	if err != nil {
-		t.Fatalf("read from proxy port %d: %v", port, err)
-	}
-	return string(b)
+	return b
 }
 
 func proxyPort(t *testing.T, p *Proxier, name string) int {
@@ -156,17 +148,7 @@ func TestLoopbackProxy(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		buf := make([]byte, 100)
-		for _, msg := range []string{"one", "two"} {
-			if _, err := c.Write([]byte(msg)); err != nil {
-				t.Fatal(err)
-			}
-			_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
-			n, err := c.Read(buf)
-			if err != nil || string(buf[:n]) != "echo:"+msg {
-				t.Fatalf("reply %q, %v; want echo:%s", buf[:n], err, msg)
-			}
-		}
+		checkEcho(t, c, "one", "two")
 		e, _ := p.Table().Lookup(dns, "udp")
 		if e.UDPSessions != 1 {
 			t.Fatalf("%d UDP sessions, want 1", e.UDPSessions)

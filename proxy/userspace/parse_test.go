@@ -9,12 +9,7 @@ import (
 	pt "github.com/svclab/svclab/proxy/proxytest"
 )
 
-func TestSplitArgs(t *testing.T) {
-	got := splitArgs(`-A INPUT -m comment --comment "a \"quoted\" one; NOTE: x" -j KUBE-X`)
-	want := []string{"-A", "INPUT", "-m", "comment", "--comment", `a "quoted" one; NOTE: x`, "-j", "KUBE-X"}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("splitArgs = %q, want %q", got, want)
-	}
+func TestQuote(t *testing.T) {
 	if q := quote("ns1/svc1:p80"); q != `"ns1/svc1:p80"` {
 		t.Fatalf("quote = %s", q)
 	}

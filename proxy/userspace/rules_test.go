@@ -8,6 +8,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/sets"
+
+	pt "github.com/svclab/svclab/proxy/proxytest"
 )
 
 func TestSyncRules(t *testing.T) {
@@ -21,8 +23,8 @@ func TestSyncRules(t *testing.T) {
 	}
 	// The jump order matters (portals before NodePorts, the reject before the accept), so
 	// the tables are compared as saved.
-	golden(t, "sync", save(t, fake))
-	golden(t, "sync-payload", fake.LastRestore())
+	pt.Golden(t, "sync", save(t, fake))
+	pt.Golden(t, "sync-payload", fake.LastRestore())
 
 	// A second identical sync changes nothing and restores nothing; the jumps stay single.
 	st := testState()

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/svclab/svclab/proxy/iptables"
 	"github.com/svclab/svclab/proxy/trace"
 )
 
@@ -47,7 +48,10 @@ func Trace(save string, table Table, pkt trace.Packet, node NodeInfo) (*trace.Re
 		return nil, fmt.Errorf("trace: protocol %q is not supported (use tcp or udp)", pkt.Protocol)
 	}
 	pkt.Protocol = proto
-	sv := parseSave(save)
+	tables, err := iptables.ParseSave(save)
+	if err != nil {
+		return nil, fmt.Errorf("trace: %w", err)
+	}
 	res := &trace.Result{Packet: pkt, Verdict: trace.Untouched}
 	f := flow{src: pkt.Src, dst: pkt.Dst, dstPort: pkt.DstPort, protocol: proto, fromNode: pkt.Origin == trace.FromNode, local: node.isLocal}
 
@@ -55,7 +59,7 @@ func Trace(save string, table Table, pkt trace.Packet, node NodeInfo) (*trace.Re
 	if f.fromNode {
 		hook = "OUTPUT"
 	}
-	act, ok := walkHook(sv, "nat", hook, f, res)
+	act, ok := walkHook(tables, "nat", hook, f, res)
 	if !ok {
 		res.Steps = append(res.Steps, trace.Step{Where: "nat/" + hook, Note: "no userspace portal rule matches: the packet is routed normally"})
 		return res, nil
@@ -81,7 +85,7 @@ func Trace(save string, table Table, pkt trace.Packet, node NodeInfo) (*trace.Re
 	}
 
 	// Now addressed to the node itself: filter INPUT.
-	if act, ok := walkHook(sv, "filter", "INPUT", f, res); ok && act.target == "REJECT" {
+	if act, ok := walkHook(tables, "filter", "INPUT", f, res); ok && act.target == "REJECT" {
 		res.Verdict = trace.Rejected
 		return res, nil
 	}
@@ -125,21 +129,22 @@ func Trace(save string, table Table, pkt trace.Packet, node NodeInfo) (*trace.Re
 
 // walkHook walks the rules of a built-in chain that jump to this mode's chains, and the
 // chains they jump to, recording each matching rule; it returns the first final action.
-func walkHook(sv saved, table, hook string, f flow, res *trace.Result) (action, bool) {
-	t := sv.tables[table]
-	if t == nil {
+func walkHook(tables map[string]*iptables.Table, table, hook string, f flow, res *trace.Result) (action, bool) {
+	t := tables[table]
+	c := t.Chain(hook)
+	if c == nil {
 		return action{}, false
 	}
-	for _, r := range t.rules[hook] {
-		if !ownedChain(r.target()) {
+	for _, r := range c.Rules {
+		if !ownedChain(jumpTarget(r.Args)) {
 			continue
 		}
-		ok, act, _ := matchRule(r.args, f)
+		ok, act := matchRule(r.Args, f)
 		if !ok {
 			continue
 		}
 		mark := len(res.Steps)
-		res.Steps = append(res.Steps, trace.Step{Where: table + "/" + hook, Rule: "-A " + hook + " " + r.text})
+		res.Steps = append(res.Steps, trace.Step{Where: table + "/" + hook, Rule: r.Raw})
 		if final, ok := walkChain(t, table, act.target, f, res, 0); ok {
 			return final, true
 		}
@@ -149,16 +154,17 @@ func walkHook(sv saved, table, hook string, f flow, res *trace.Result) (action, 
 	return action{}, false
 }
 
-func walkChain(t *savedTable, table, chain string, f flow, res *trace.Result, depth int) (action, bool) {
-	if depth > 8 {
+func walkChain(t *iptables.Table, table, chain string, f flow, res *trace.Result, depth int) (action, bool) {
+	c := t.Chain(chain)
+	if depth > 8 || c == nil {
 		return action{}, false
 	}
-	for _, r := range t.rules[chain] {
-		ok, act, _ := matchRule(r.args, f)
+	for _, r := range c.Rules {
+		ok, act := matchRule(r.Args, f)
 		if !ok {
 			continue
 		}
-		step := trace.Step{Where: table + "/" + chain, Rule: "-A " + chain + " " + r.text}
+		step := trace.Step{Where: table + "/" + chain, Rule: r.Raw}
 		switch act.target {
 		case "RETURN":
 			res.Steps = append(res.Steps, step)
@@ -175,7 +181,7 @@ func walkChain(t *savedTable, table, chain string, f flow, res *trace.Result, de
 			res.Steps = append(res.Steps, step)
 			continue
 		default:
-			if _, isChain := t.rules[act.target]; isChain || contains(t.order, act.target) {
+			if t.Chain(act.target) != nil {
 				mark := len(res.Steps)
 				res.Steps = append(res.Steps, step)
 				if final, ok := walkChain(t, table, act.target, f, res, depth+1); ok {
@@ -189,13 +195,4 @@ func walkChain(t *savedTable, table, chain string, f flow, res *trace.Result, de
 		return act, true
 	}
 	return action{}, false
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

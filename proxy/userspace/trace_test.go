@@ -97,7 +97,7 @@ func TestTraceWalk(t *testing.T) {
 		}
 		out.WriteString(res.String() + "\n")
 	}
-	golden(t, "trace", out.String())
+	pt.Golden(t, "trace", out.String())
 }
 
 func TestTraceAffinityPinnedClient(t *testing.T) {
@@ -151,7 +151,7 @@ func TestTableHandler(t *testing.T) {
 	if rec.Code != 200 || rec.Header().Get("Content-Type") != "application/json" {
 		t.Fatalf("status %d, content type %q", rec.Code, rec.Header().Get("Content-Type"))
 	}
-	golden(t, "table", rec.Body.String())
+	pt.Golden(t, "table", rec.Body.String())
 	var back Table
 	if err := json.Unmarshal(rec.Body.Bytes(), &back); err != nil {
 		t.Fatalf("the table does not read back: %v", err)

@@ -2,72 +2,21 @@ package userspace
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"fmt"
-	"io"
-	"net"
 	"net/netip"
-	"os/exec"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/vishvananda/netns"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/svclab/svclab/lab/privtest"
 	"github.com/svclab/svclab/proxy"
 	"github.com/svclab/svclab/proxy/ipt"
+	"github.com/svclab/svclab/proxy/proxytest/netnstest"
 	"github.com/svclab/svclab/proxy/trace"
 )
-
-// inNetns runs fn on an OS thread switched into ns. The thread is never switched back:
-// the goroutine exits still locked, so the runtime throws the thread away. Sockets fn
-// opens stay in ns wherever they are used later.
-func inNetns(ns netns.NsHandle, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		if err := netns.Set(ns); err != nil {
-			errc <- fmt.Errorf("enter netns: %w", err)
-			return
-		}
-		errc <- fn()
-	}()
-	return <-errc
-}
-
-// nsNet opens listeners and connections inside a network namespace (Options.Listener,
-// Options.Dialer).
-type nsNet struct{ ns netns.NsHandle }
-
-func (n nsNet) Listen(ctx context.Context, network, address string) (l net.Listener, err error) {
-	err = inNetns(n.ns, func() error { l, err = (&net.ListenConfig{}).Listen(ctx, network, address); return err })
-	return l, err
-}
-
-func (n nsNet) ListenPacket(ctx context.Context, network, address string) (pc net.PacketConn, err error) {
-	err = inNetns(n.ns, func() error { pc, err = (&net.ListenConfig{}).ListenPacket(ctx, network, address); return err })
-	return pc, err
-}
-
-func (n nsNet) DialContext(ctx context.Context, network, address string) (c net.Conn, err error) {
-	err = inNetns(n.ns, func() error { c, err = (&net.Dialer{}).DialContext(ctx, network, address); return err })
-	return c, err
-}
-
-func run(t *testing.T, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s: %v: %s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
 
 // TestPrivilegedUserspace programs the portal rules with the real iptables-restore in a
 // node namespace it creates, runs the proxy's listeners there, and sends traffic to
@@ -78,80 +27,28 @@ func run(t *testing.T, args ...string) string {
 //	node netns  v0 10.180.0.1/24 and 192.168.0.2/24; endpoint servers on 192.168.0.2
 func TestPrivilegedUserspace(t *testing.T) {
 	privtest.Require(t, "ip", "iptables", "iptables-save", "iptables-restore")
-	suffix := make([]byte, 3)
-	_, _ = rand.Read(suffix)
-	nodeNS := "svclabt-userspace-" + hex.EncodeToString(suffix)
-	podNS := nodeNS + "p"
-	for _, ns := range []string{nodeNS, podNS} {
-		run(t, "ip", "netns", "add", ns)
-		t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
-	}
-	run(t, "ip", "link", "add", "v0", "netns", nodeNS, "type", "veth", "peer", "name", "v1", "netns", podNS)
-	for _, cmd := range [][]string{
-		{"ip", "-n", nodeNS, "link", "set", "lo", "up"},
-		{"ip", "-n", nodeNS, "link", "set", "v0", "up"},
-		{"ip", "-n", nodeNS, "addr", "add", "10.180.0.1/24", "dev", "v0"},
-		{"ip", "-n", nodeNS, "addr", "add", "192.168.0.2/24", "dev", "v0"},
-		// The node's own connections to ClusterIPs need a route before OUTPUT's DNAT.
-		{"ip", "-n", nodeNS, "route", "add", "172.30.0.0/16", "dev", "v0"},
-		{"ip", "-n", podNS, "link", "set", "lo", "up"},
-		{"ip", "-n", podNS, "link", "set", "v1", "up"},
-		{"ip", "-n", podNS, "addr", "add", "10.180.0.5/24", "dev", "v1"},
-		{"ip", "-n", podNS, "route", "add", "default", "via", "10.180.0.1"},
-	} {
-		run(t, cmd...)
-	}
-	nodeH, err := netns.GetFromName(nodeNS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nodeH.Close() })
-	podH, err := netns.GetFromName(podNS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { podH.Close() })
-	node, pod := nsNet{nodeH}, nsNet{podH}
+	node, pod := netnstest.NewNS(t, "userspace"), netnstest.NewNS(t, "userspace")
+	netnstest.Veth(t, netnstest.End{NS: node, Dev: "v0", Addrs: []string{"10.180.0.1/24", "192.168.0.2/24"}},
+		netnstest.End{NS: pod, Dev: "v1", Addrs: []string{"10.180.0.5/24"}})
+	// The node's own connections to ClusterIPs need a route before OUTPUT's DNAT.
+	node.RouteDev(t, "172.30.0.0/16", "v0")
+	pod.DefaultVia(t, "10.180.0.1")
 	ctx := context.Background()
 
 	// Endpoints: two TCP servers and a UDP echo server in the node namespace.
 	var eps []netip.AddrPort
 	for _, name := range []string{"A", "B"} {
-		ln, err := node.Listen(ctx, "tcp4", "192.168.0.2:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { ln.Close() })
-		go func() {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				_, _ = c.Write([]byte(name))
-				c.Close()
-			}
-		}()
+		ln := node.ServeTCP(t, "tcp4", "192.168.0.2:0", netnstest.Text(name))
 		eps = append(eps, netip.MustParseAddrPort(ln.Addr().String()))
 	}
 	pc, err := node.ListenPacket(ctx, "udp4", "192.168.0.2:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { pc.Close() })
-	go func() {
-		buf := make([]byte, 1500)
-		for {
-			n, from, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			_, _ = pc.WriteTo(append([]byte("echo:"), buf[:n]...), from)
-		}
-	}()
+	netnstest.EchoUDP(t, pc, "echo:")
 	echo := netip.MustParseAddrPort(pc.LocalAddr().String())
 
-	iptables := &ipt.Exec{Prefix: []string{"ip", "netns", "exec", nodeNS}}
+	iptables := &ipt.Exec{Prefix: node.Prefix()}
 	cfg := proxy.Config{NodeName: "node1", NodeIPs: []netip.Addr{netip.MustParseAddr("192.168.0.2")}}
 	p, err := New(cfg, iptables, Options{Listener: node, Dialer: node}, nil)
 	if err != nil {
@@ -176,7 +73,7 @@ func TestPrivilegedUserspace(t *testing.T) {
 	}
 
 	// The kernel shows the rules exactly as rendered (so the tracer reads what we wrote).
-	saved := run(t, "ip", "netns", "exec", nodeNS, "iptables-save")
+	saved := node.Exec(t, "iptables-save")
 	for _, line := range strings.Split(string(p.lastPayload), "\n") {
 		if strings.HasPrefix(line, "-A ") && !strings.Contains(saved, line+"\n") {
 			t.Errorf("rendered rule not in iptables-save as written: %s", line)
@@ -191,17 +88,8 @@ func TestPrivilegedUserspace(t *testing.T) {
 		t.Fatalf("iptables-save:\n%s", saved)
 	}
 
-	get := func(from nsNet, addr string) (string, error) {
-		dctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		defer cancel()
-		c, err := from.DialContext(dctx, "tcp4", addr)
-		if err != nil {
-			return "", err
-		}
-		defer c.Close()
-		_ = c.SetDeadline(time.Now().Add(3 * time.Second))
-		b, err := io.ReadAll(c)
-		return string(b), err
+	get := func(from *netnstest.NS, addr string) (string, error) {
+		return netnstest.Get(ctx, from, "tcp4", addr, 2*time.Second)
 	}
 	for _, tc := range []struct{ name, where string }{
 		{"pod to ClusterIP (REDIRECT)", "pod:172.30.0.41:80"},
@@ -246,23 +134,13 @@ func TestPrivilegedUserspace(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		buf := make([]byte, 100)
-		for _, msg := range []string{"one", "two"} {
-			if _, err := c.Write([]byte(msg)); err != nil {
-				t.Fatal(err)
-			}
-			_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
-			n, err := c.Read(buf)
-			if err != nil || string(buf[:n]) != "echo:"+msg {
-				t.Fatalf("reply %q, %v; want echo:%s", buf[:n], err, msg)
-			}
-		}
+		checkEcho(t, c, "one", "two")
 	})
 
 	// The tracer reads the kernel's own iptables-save and the live table.
 	t.Run("trace", func(t *testing.T) {
 		info := NodeInfo{Name: "node1", LocalAddrs: []netip.Addr{ip("192.168.0.2"), ip("10.180.0.1")}}
-		saved := run(t, "ip", "netns", "exec", nodeNS, "iptables-save")
+		saved := node.Exec(t, "iptables-save")
 		for _, tc := range []struct {
 			pkt  trace.Packet
 			want trace.Verdict
@@ -286,7 +164,7 @@ func TestPrivilegedUserspace(t *testing.T) {
 	if err := p.Cleanup(ctx); err != nil {
 		t.Fatal(err)
 	}
-	saved = run(t, "ip", "netns", "exec", nodeNS, "iptables-save")
+	saved = node.Exec(t, "iptables-save")
 	for _, name := range []string{"KUBE-PORTALS", "KUBE-NODEPORT-", RejectChain} {
 		if strings.Contains(saved, name) {
 			t.Fatalf("%s left after Cleanup:\n%s", name, saved)
