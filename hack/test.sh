@@ -27,7 +27,8 @@ failed=$(grep -cE '^\s*--- FAIL' "$log")
 skipped=$(grep -cE '^\s*--- SKIP' "$log")
 if [ "$skipped" -gt 0 ]; then
   echo "skipped tests:"
-  grep -E -A1 '^\s*--- SKIP' "$log" | grep -vE '^--$' | sed 's/^/  /'
+  # go test -v prints a skip's reason just before its "--- SKIP" line.
+  awk '/^[[:space:]]*--- SKIP/ { print "  " $0; if (prev ~ /_test\.go:[0-9]+:/) print "    " prev } { prev = $0 }' "$log"
 fi
 echo "$passed passed, $failed failed, $skipped skipped"
 exit "$status"
