@@ -44,7 +44,7 @@ func (l *Lab) addons(ctx context.Context) error {
 	if _, err := c.AppsV1().DaemonSets(metav1.NamespaceSystem).Create(ctx, kubeProxyDaemonSet(), metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("create DaemonSet kube-proxy: %w", err)
 	}
-	return nil
+	return l.dnsAddon(ctx)
 }
 
 // kubeProxyConfigMap is kubeadm's kube-proxy ConfigMap: config.conf (the

@@ -25,6 +25,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 
+	"github.com/miekg/dns"
+
 	"github.com/svclab/svclab/lab/network"
 	"github.com/svclab/svclab/lab/privtest"
 	"github.com/svclab/svclab/proxy/ipvs"
@@ -360,6 +362,20 @@ func (p *proxyLab) checkMode(ctx context.Context, t *testing.T, mode, prev strin
 		t.Errorf("sessionAffinity ClientIP: the client went to %v, want one endpoint", seen)
 	}
 
+	// Cluster DNS through this mode: the kube-dns Service answers web's A record.
+	dnsSvc, err := p.client.CoreV1().Services(metav1.NamespaceSystem).Get(ctx, "kube-dns", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var answer string
+	_ = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		answer, err = lookupIn(ctx, clientNS, dnsSvc.Spec.ClusterIP+":53", "web.default.svc.cluster.local.")
+		return err == nil && answer == clusterIP, nil
+	})
+	if answer != clusterIP {
+		t.Errorf("DNS through the kube-dns Service: web.default.svc.cluster.local = %q (%v), want %s", answer, err, clusterIP)
+	}
+
 	// Pods reach the API server through the kubernetes Service (TLS handshake with the
 	// cluster CA's server certificate).
 	kube, err := p.client.CoreV1().Services("default").Get(ctx, "kubernetes", metav1.GetOptions{})
@@ -459,6 +475,32 @@ func (p *proxyLab) checkNoRulesOf(t *testing.T, mode string, node int) {
 			t.Errorf("node %d still has userspace portal rules:\n%s", node, s)
 		}
 	}
+}
+
+// lookupIn asks server (from inside nsPath, over UDP) for name's A record.
+func lookupIn(ctx context.Context, nsPath, server, name string) (string, error) {
+	conn, err := network.DialInNamespace(ctx, nsPath, "udp", server)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	c := &dns.Conn{Conn: conn}
+	_ = conn.SetDeadline(time.Now().Add(2 * time.Second))
+	q := new(dns.Msg)
+	q.SetQuestion(name, dns.TypeA)
+	if err := c.WriteMsg(q); err != nil {
+		return "", err
+	}
+	r, err := c.ReadMsg()
+	if err != nil {
+		return "", err
+	}
+	for _, rr := range r.Answer {
+		if a, ok := rr.(*dns.A); ok {
+			return a.A.String(), nil
+		}
+	}
+	return "", fmt.Errorf("no A record (rcode %s)", dns.RcodeToString[r.Rcode])
 }
 
 // udpEcho sends one datagram from inside nsPath and returns the reply (retrying a few
