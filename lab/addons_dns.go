@@ -58,8 +58,8 @@ func (l *Lab) dnsAddon(ctx context.Context) error {
 						{Key: "node-role.kubernetes.io/control-plane", Effect: corev1.TaintEffectNoSchedule},
 					},
 					Containers: []corev1.Container{{
-						Name:    "coredns",
-						Image:   image.Repository + ":" + image.Tags[0],
+						Name:  "coredns",
+						Image: image.Repository + ":" + image.Tags[0],
 						Command: []string{"/svclab", "dns", "--listen=:53", "--metrics-bind-address=:9153",
 							"--cluster-domain=cluster.local", "--service-cidr=" + l.plan.ServiceCIDR.String()},
 						Ports: []corev1.ContainerPort{
