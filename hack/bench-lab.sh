@@ -2,7 +2,8 @@
 # bench-lab.sh measures the lab's lifecycle with the real binary (lab/labbench): the time
 # from `svclab up` to 3 nodes Ready plus a 3-replica deployment Running, the lab process's
 # peak RSS and the time of `svclab down`, per runtime, and prints them as a table with the
-# containerd/process ratios of the same run. Needs root.
+# containerd/process ratios of the same run; then cluster DNS queries per second from a pod
+# through the kube-dns Service against the same load sent straight to the DNS pod. Needs root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GO=${GO:-go}
@@ -20,7 +21,12 @@ if ! "$GO" test -trimpath -run '^$' -bench . -benchtime "${BENCHTIME:-1x}" -time
 	exit 1
 fi
 awk '
-/^Benchmark/ {
+/^BenchmarkDNS/ {
+	for (i = 3; i < NF; i += 2) { m[$(i + 1)] = $i }
+	dns = sprintf("| %-20s | %8.0f | %7.3f | %7.3f | %8.0f | %6.3fx | %6.2fx |", "DNS via kube-dns Svc", m["qps"], m["p50-ms"], m["p99-ms"], m["direct-qps"], m["x-vs-direct"], m["x-p50-vs-direct"])
+	next
+}
+/^BenchmarkLab/ {
 	name = $1; sub(/^BenchmarkLab\//, "", name); sub(/-[0-9]+$/, "", name)
 	up = down = rss = xup = xdown = "-"
 	for (i = 3; i < NF; i += 2) {
@@ -40,4 +46,10 @@ END {
 	for (i = 1; i <= n; i++) print rows[i]
 	print ""
 	print "aims: up to 3 nodes Ready + 3 pods Running under 1.5 s (process) and 3 s (containerd); lab process under 150 MB"
+	if (dns != "") {
+		print ""
+		printf "| %-20s | %8s | %7s | %7s | %8s | %7s | %7s |\n", "DNS (pod on another node)", "qps", "p50 ms", "p99 ms", "direct qps", "qps vs direct", "p50 vs direct"
+		print "|----------------------|----------|---------|---------|----------|---------|---------|"
+		print dns
+	}
 }' "$raw"
