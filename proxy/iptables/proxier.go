@@ -31,6 +31,9 @@ type Proxier struct {
 	// is rewritten so comments are consistent.
 	largeCluster bool
 	names        *nameCache
+	// top is the top-level chains' text after the last successful sync (nil after a
+	// failure): a partial sync omits the ones that did not change.
+	top *topCache
 	// lastPayload is the last restore input (for debugging and tests).
 	lastPayload []byte
 }
@@ -83,6 +86,9 @@ func (p *Proxier) Sync(ctx context.Context, state *proxy.State) error {
 		p.names = newNameCache()
 	}
 	r := newRenderer(p.cfg, large, p.names, len(p.active))
+	if !full {
+		r.prev = p.top
+	}
 	r.header()
 	for _, name := range state.SortedServicePorts() {
 		skip := !full && !state.Changed.Has(name.NamespacedName)
@@ -96,13 +102,24 @@ func (p *Proxier) Sync(ctx context.Context, state *proxy.State) error {
 	}
 	r.deleteChains(stale)
 	r.footer()
-	payload := r.payload()
+	top := &topCache{nat: r.natTopText(), filter: r.filterSection(), services: r.services}
+	filter, natTop := top.filter, true
+	if r.prev != nil {
+		// Unchanged top-level chains stay out of the payload; --noflush keeps them.
+		if top.filter == r.prev.filter {
+			filter = ""
+		}
+		natTop = top.nat != r.prev.nat
+	}
+	payload := r.payload(filter, !natTop)
 	p.lastPayload = payload
 
 	if err := p.ipt.Restore(ctx, payload); err != nil {
 		p.needFull = true
+		p.top = nil
 		return fmt.Errorf("sync iptables rules: %w", err)
 	}
+	p.top = top
 	p.active = r.active
 	p.largeCluster = large
 	if full {
@@ -111,11 +128,13 @@ func (p *Proxier) Sync(ctx context.Context, state *proxy.State) error {
 		// restore because the chains they jump to must exist first.
 		if err := p.ensureJumps(ctx); err != nil {
 			p.needFull = true
+			p.top = nil
 			return err
 		}
 	}
 	p.needFull = false
 	p.log.Info("SyncProxyRules complete", "elapsed", time.Since(start), "full", full,
+		"filterRewritten", filter != "", "natTopRewritten", natTop,
 		"services", len(state.Services), "natRules", r.natRules.lines-len(stale),
 		"filterRules", r.filterRules.lines, "deletedChains", len(stale))
 	return nil

@@ -28,6 +28,17 @@ type renderer struct {
 	active sets.Set[string]
 
 	probabilities []string
+
+	// natTop are the spans of natRules that belong to the top-level nat chains.
+	natTop []span
+	// natTopDecls is the length of natChains holding the top-level declarations.
+	natTopDecls int
+	// prev is the last successful sync's top-level text (nil: render everything);
+	// services collects this sync's per-Service lines for the next one.
+	prev     *topCache
+	services map[proxy.ServicePortName]*svcLines
+	// cur collects the active chains of the Service port being rendered.
+	cur []string
 }
 
 // localDetector is upstream's --detect-local-mode=ClusterCIDR: pod traffic is traffic
@@ -48,6 +59,7 @@ func newRenderer(cfg proxy.Config, largeCluster bool, names *nameCache, activeHi
 		detector:     localDetector{cidr: cfg.ClusterCIDR},
 		largeCluster: largeCluster,
 		active:       make(sets.Set[string], activeHint),
+		services:     make(map[proxy.ServicePortName]*svcLines, activeHint/3),
 	}
 	if len(cfg.NodeIPs) > 0 {
 		r.nodeIP = cfg.NodeIPs[0]
@@ -80,6 +92,9 @@ func (r *renderer) header() {
 	for _, c := range []string{kubeServicesChain, kubeNodePortsChain, kubePostroutingChain, kubeMarkMasqChain} {
 		r.natChains.write(chainLine(c))
 	}
+	r.natTopDecls = r.natChains.b.Len()
+	start := r.natRules.b.Len()
+	defer r.markNatTop(start)
 	markMask := r.mark + "/" + r.mark
 	r.natRules.write("-A", kubePostroutingChain, "-m", "mark", "!", "--mark", markMask, "-j", "RETURN")
 	// Clear the mark so a packet that goes through the stack again is not masqueraded twice.
@@ -93,6 +108,23 @@ func (r *renderer) header() {
 // active, so the kernel keeps them as they are.
 func (r *renderer) servicePort(svc *proxy.ServicePort, eps []proxy.Endpoint, skip bool) {
 	name := svc.Name
+	if skip && r.prev != nil {
+		if c, ok := r.prev.services[name]; ok {
+			start := r.natRules.b.Len()
+			r.natRules.b.WriteString(c.nat)
+			r.natRules.lines += c.natLines
+			r.markNatTop(start)
+			r.filterRules.b.WriteString(c.filter)
+			r.filterRules.lines += c.filterLines
+			for _, ch := range c.active {
+				r.active.Insert(ch)
+			}
+			r.services[name] = c
+			return
+		}
+	}
+	natStart, natLines := r.natRules.b.Len(), r.natRules.lines
+	filterStart, filterLines := r.filterRules.b.Len(), r.filterRules.lines
 	chains := r.names.port(name)
 	nameString := chains.nameString
 	protocol := protocolOf(name)
@@ -212,21 +244,30 @@ func (r *renderer) servicePort(svc *proxy.ServicePort, eps []proxy.Endpoint, ski
 			"-m", "tcp", "-p", "tcp", "--dport", strconv.Itoa(svc.HealthCheckNodePort), "-j", "ACCEPT")
 	}
 
+	r.markNatTop(natStart)
+	entry := &svcLines{
+		nat: r.natRules.String()[natStart:], natLines: r.natRules.lines - natLines,
+		filter: r.filterRules.String()[filterStart:], filterLines: r.filterRules.lines - filterLines,
+	}
+	r.services[name] = entry
+	r.cur = nil
+	defer func() { entry.active = r.cur }()
+
 	if skip {
 		if usesExternalTrafficChain {
-			r.active.Insert(externalTrafficChain)
+			r.activate(externalTrafficChain)
 		}
 		if usesFWChain {
-			r.active.Insert(fwChain)
+			r.activate(fwChain)
 		}
 		if usesClusterPolicyChain {
-			r.active.Insert(clusterPolicyChain)
+			r.activate(clusterPolicyChain)
 		}
 		if usesLocalPolicyChain {
-			r.active.Insert(localPolicyChain)
+			r.activate(localPolicyChain)
 		}
 		for _, ep := range cat.AllReachable {
-			r.active.Insert(r.names.endpoint(name, ep.String()))
+			r.activate(r.names.endpoint(name, ep.String()))
 		}
 		return
 	}
@@ -247,7 +288,7 @@ func (r *renderer) servicePort(svc *proxy.ServicePort, eps []proxy.Endpoint, ski
 	// cases and then jumps to the policy chain.
 	if usesExternalTrafficChain {
 		natChains.write(chainLine(externalTrafficChain))
-		r.active.Insert(externalTrafficChain)
+		r.activate(externalTrafficChain)
 		if !svc.ExternalPolicyLocalApplies() {
 			// Endpoints may be on other nodes: masquerade so replies come back here.
 			natRules.write("-A", externalTrafficChain, "-m", "comment", "--comment",
@@ -276,7 +317,7 @@ func (r *renderer) servicePort(svc *proxy.ServicePort, eps []proxy.Endpoint, ski
 	// Firewall chain for loadBalancerSourceRanges.
 	if usesFWChain {
 		natChains.write(chainLine(fwChain))
-		r.active.Insert(fwChain)
+		r.activate(fwChain)
 		args := []string{"-A", fwChain, "-m", "comment", "--comment", fmt.Sprintf(`"%s loadbalancer IP"`, nameString)}
 		allowFromNode := false
 		for _, cidr := range svc.LoadBalancerSourceRanges {
@@ -299,12 +340,12 @@ func (r *renderer) servicePort(svc *proxy.ServicePort, eps []proxy.Endpoint, ski
 
 	if usesClusterPolicyChain {
 		natChains.write(chainLine(clusterPolicyChain))
-		r.active.Insert(clusterPolicyChain)
+		r.activate(clusterPolicyChain)
 		r.serviceToEndpointRules(natRules, nameString, svc, clusterPolicyChain, cat.Cluster)
 	}
 	if usesLocalPolicyChain {
 		natChains.write(chainLine(localPolicyChain))
-		r.active.Insert(localPolicyChain)
+		r.activate(localPolicyChain)
 		r.serviceToEndpointRules(natRules, nameString, svc, localPolicyChain, cat.Local)
 	}
 
@@ -312,7 +353,7 @@ func (r *renderer) servicePort(svc *proxy.ServicePort, eps []proxy.Endpoint, ski
 	for _, ep := range cat.AllReachable {
 		epChain := r.names.endpoint(name, ep.String())
 		natChains.write(chainLine(epChain))
-		r.active.Insert(epChain)
+		r.activate(epChain)
 		args := r.serviceComment([]string{"-A", epChain}, nameString)
 		// Hairpin: a pod reaching itself through the Service is masqueraded, or its reply
 		// would bypass the DNAT.
@@ -322,6 +363,13 @@ func (r *renderer) servicePort(svc *proxy.ServicePort, eps []proxy.Endpoint, ski
 		}
 		natRules.write(args, "-m", protocol, "-p", protocol, "-j", "DNAT", "--to-destination", ep.String())
 	}
+}
+
+// activate records chain as an active per-Service chain of the Service port being
+// rendered.
+func (r *renderer) activate(chain string) {
+	r.active.Insert(chain)
+	r.cur = append(r.cur, chain)
 }
 
 // serviceToEndpointRules is upstream's writeServiceToEndpointRules: affinity checks first,
@@ -356,6 +404,8 @@ func (r *renderer) serviceComment(args []string, comment string) []string {
 // footer writes the NodePort jump (which must be the last rule of KUBE-SERVICES) and
 // KUBE-FORWARD.
 func (r *renderer) footer() {
+	start := r.natRules.b.Len()
+	defer r.markNatTop(start)
 	const comment = `"kubernetes service nodeports; NOTE: this must be the last rule in this chain"`
 	if len(r.cfg.NodePortAddresses) == 0 {
 		// Localhost NodePorts need route_localnet, which svclab does not set (upstream's
@@ -404,15 +454,32 @@ func (r *renderer) deleteChains(stale []string) {
 	}
 }
 
-// payload is the restore input: filter, then nat, each ending in COMMIT.
-func (r *renderer) payload() []byte {
+// filterSection is the filter part of the payload.
+func (r *renderer) filterSection() string {
 	var b strings.Builder
+	b.Grow(len(r.filterChains.String()) + len(r.filterRules.String()) + 32)
 	b.WriteString("*filter\n")
 	b.WriteString(r.filterChains.String())
 	b.WriteString(r.filterRules.String())
-	b.WriteString("COMMIT\n*nat\n")
-	b.WriteString(r.natChains.String())
-	b.WriteString(r.natRules.String())
+	b.WriteString("COMMIT\n")
+	return b.String()
+}
+
+// payload is the restore input: filter, then nat, each ending in COMMIT. filter is
+// filterSection's text, or "" to leave the filter table alone; withoutNatTop leaves the
+// top-level nat chains out (their text is unchanged since the last sync).
+func (r *renderer) payload(filter string, withoutNatTop bool) []byte {
+	var b strings.Builder
+	b.Grow(len(filter) + len(r.natChains.String()) + len(r.natRules.String()) + 32)
+	b.WriteString(filter)
+	b.WriteString("*nat\n")
+	if withoutNatTop {
+		b.WriteString(r.natChains.String()[r.natTopDecls:])
+		b.WriteString(r.natRulesWithoutTop())
+	} else {
+		b.WriteString(r.natChains.String())
+		b.WriteString(r.natRules.String())
+	}
 	b.WriteString("COMMIT\n")
 	return []byte(b.String())
 }

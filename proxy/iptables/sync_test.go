@@ -38,8 +38,9 @@ func fullEquivalent(t *testing.T, st *proxy.State) string {
 }
 
 // TestPartialSync changes one Service's endpoints: the payload rewrites only its chains
-// (plus the top-level ones), deletes the chain of the endpoint that went away, and the
-// kernel ends up exactly as after a full sync.
+// (the top-level chains and the filter table are unchanged, so they stay out), deletes the
+// chain of the endpoint that went away, and the kernel ends up exactly as after a full
+// sync. Deleting a Service changes KUBE-SERVICES, which is then rewritten.
 func TestPartialSync(t *testing.T) {
 	tr := proxy.NewTracker(pt.NodeName, nil)
 	objs := representative()
@@ -62,13 +63,16 @@ func TestPartialSync(t *testing.T) {
 		chainLine(ServiceChainName(svc1)),
 		chainLine(EndpointChainName(svc1, "10.180.0.1:80")),
 		chainLine(gone), "-X " + gone,
-		chainLine(kubeServicesChain),
 		`-A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment "ns1/svc1:p80 -> 10.180.0.1:80" -m statistic --mode random --probability 0.5000000000 -j KUBE-SEP-SXIVWICOYRO3J4NJ`,
-		// Unchanged Services keep their KUBE-SERVICES rules (that chain is always rewritten).
-		`"ns2/svc2:p80 cluster IP"`,
 	} {
 		if !strings.Contains(payload, want) {
 			t.Errorf("partial payload lacks %q", want)
+		}
+	}
+	// KUBE-SERVICES still jumps to the same KUBE-SVC chain, and no filter rule changed.
+	for _, unchanged := range []string{"*filter", chainLine(kubeServicesChain), chainLine(kubePostroutingChain), `"ns2/svc2:p80 cluster IP"`} {
+		if strings.Contains(payload, unchanged) {
+			t.Errorf("partial payload rewrites unchanged %q:\n%s", unchanged, payload)
 		}
 	}
 	for _, other := range []string{ServiceChainName(spn("ns2", "svc2", "p80")), ExternalChainName(spn("ns3", "svc3", "p80")), "KUBE-SEP-" + "x"} {
@@ -86,6 +90,11 @@ func TestPartialSync(t *testing.T) {
 	st = tr.Apply()
 	mustSync(t, p, st)
 	payload = string(p.LastPayload())
+	for _, want := range []string{chainLine(kubeServicesChain), chainLine(kubeNodePortsChain), `"ns2/svc2:p80 cluster IP"`} {
+		if !strings.Contains(payload, want) {
+			t.Errorf("payload after a Service deletion lacks %q", want)
+		}
+	}
 	for _, c := range []string{ServiceChainName(spn("ns3", "svc3", "p80")), ExternalChainName(spn("ns3", "svc3", "p80")), FirewallChainName(spn("ns3", "svc3", "p80"))} {
 		if !strings.Contains(payload, "-X "+c+"\n") {
 			t.Errorf("payload does not delete %s of the deleted Service", c)

@@ -26,18 +26,21 @@ func (p *Proxier) Sync(ctx context.Context, state *proxy.State) error {
 	if full {
 		p.setupTable(tx)
 	}
-	active := map[string]bool{}
-	activeAffinity := sets.New[string]()
-	for _, name := range state.SortedServicePorts() {
-		skip := !full && !state.Changed.Has(name.NamespacedName)
-		p.writeServicePort(tx, state.Services[name], state.Endpoints[name], skip, active, activeAffinity)
-	}
-
 	// Stale objects: everything we had (and, on a full sync, whatever the kernel holds
 	// from an earlier process) that no Service uses any more.
 	existingChains, existingSets := p.chains.Clone(), p.affinitySets.Clone()
 	if full {
 		p.listExisting(ctx, existingChains, existingSets)
+	}
+	var st *stager
+	if full && len(state.Services) > stagingBatch {
+		st = &stager{existingChains: existingChains, existingSets: existingSets, newTx: p.nft.NewTransaction}
+	}
+	active := map[string]bool{}
+	activeAffinity := sets.New[string]()
+	for _, name := range state.SortedServicePorts() {
+		skip := !full && !state.Changed.Has(name.NamespacedName)
+		p.writeServicePort(tx, st, state.Services[name], state.Endpoints[name], skip, active, activeAffinity)
 	}
 	var stale []string
 	for _, chain := range sets.List(existingChains) {
@@ -60,6 +63,15 @@ func (p *Proxier) Sync(ctx context.Context, state *proxy.State) error {
 		tx.Delete(&knftables.Chain{Name: chain})
 	}
 
+	if st != nil {
+		for _, stx := range st.txs {
+			if err := p.nft.Run(ctx, stx); err != nil {
+				p.needFull = true
+				p.log.Error("Sync failed", "full", full, "err", err)
+				return fmt.Errorf("sync nftables rules (table ip %s, new Service chains): %w", TableName, err)
+			}
+		}
+	}
 	if err := p.nft.Run(ctx, tx); err != nil {
 		p.needFull = true
 		p.log.Error("Sync failed", "full", full, "err", err)
@@ -95,28 +107,33 @@ func (p *Proxier) listExisting(ctx context.Context, chains, affinitySets sets.Se
 }
 
 // writeServicePort is upstream's per-ServicePort body of syncProxyRules: map elements
-// always, chains only when skip is false.
-func (p *Proxier) writeServicePort(tx *knftables.Transaction, svc *proxy.ServicePort, eps []proxy.Endpoint, skip bool, active map[string]bool, activeAffinity sets.Set[string]) {
+// always, chains only when skip is false. With st, the chains of a port whose chains are
+// all new go into a staging transaction instead of tx.
+func (p *Proxier) writeServicePort(tx *knftables.Transaction, st *stager, svc *proxy.ServicePort, eps []proxy.Endpoint, skip bool, active map[string]bool, activeAffinity sets.Set[string]) {
 	name := svc.Name
 	protocol := protocolOf(svc.Protocol)
 	port := strconv.Itoa(svc.Port)
 	nameString := name.String()
 	names := serviceChainNames(name)
 	cat := proxy.CategorizeEndpoints(eps, svc)
+	chainTx := tx
+	if !skip && st != nil && st.fresh(svc, names, cat) {
+		chainTx = st.next()
+	}
 
 	for _, ep := range cat.AllReachable {
-		ensureChain(endpointChainName(name, ep), tx, active, skip)
+		ensureChain(endpointChainName(name, ep), chainTx, active, skip)
 		if svc.SessionAffinityClientIP {
 			activeAffinity.Insert(affinitySetName(name, ep))
 		}
 	}
 	usesClusterPolicyChain := len(cat.Cluster) > 0 && svc.UsesClusterEndpoints()
 	if usesClusterPolicyChain {
-		ensureChain(names.cluster, tx, active, skip)
+		ensureChain(names.cluster, chainTx, active, skip)
 	}
 	usesLocalPolicyChain := len(cat.Local) > 0 && svc.UsesLocalEndpoints()
 	if usesLocalPolicyChain {
-		ensureChain(names.local, tx, active, skip)
+		ensureChain(names.local, chainTx, active, skip)
 	}
 
 	internalTrafficChain, hasInternalEndpoints := names.cluster, cat.HasAny
@@ -133,7 +150,7 @@ func (p *Proxier) writeServicePort(tx *knftables.Transaction, svc *proxy.Service
 	// short-circuit rules for pod and node traffic even when no endpoint is local.
 	usesExternalTrafficChain := cat.HasAny && svc.ExternallyAccessible()
 	if usesExternalTrafficChain {
-		ensureChain(names.external, tx, active, skip)
+		ensureChain(names.external, chainTx, active, skip)
 	}
 
 	var internalVerdict, externalVerdict string
@@ -166,7 +183,7 @@ func (p *Proxier) writeServicePort(tx *knftables.Transaction, svc *proxy.Service
 	}
 	usesFWChain := len(svc.LoadBalancerVIPs) > 0 && len(svc.LoadBalancerSourceRanges) > 0
 	if usesFWChain {
-		ensureChain(names.firewall, tx, active, skip)
+		ensureChain(names.firewall, chainTx, active, skip)
 	}
 	for _, ip := range svc.LoadBalancerVIPs {
 		if cat.HasAny {
@@ -195,7 +212,7 @@ func (p *Proxier) writeServicePort(tx *knftables.Transaction, svc *proxy.Service
 	if skip {
 		return
 	}
-	p.writeServiceChains(tx, svc, cat, names, serviceChainFlags{
+	p.writeServiceChains(chainTx, svc, cat, names, serviceChainFlags{
 		hasInternalEndpoints:     hasInternalEndpoints,
 		hasExternalEndpoints:     hasExternalEndpoints,
 		usesExternalTrafficChain: usesExternalTrafficChain,
