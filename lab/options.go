@@ -21,7 +21,10 @@ type Options struct {
 	// Runtime is auto, containerd or process.
 	Runtime string
 	// ProxyMode is kube-proxy's mode: iptables, nftables, ipvs or userspace.
-	ProxyMode     string
+	ProxyMode string
+	// Cloud is "lab" (the built-in cloud gives LoadBalancer Services an address from
+	// LBCIDR) or "none" (EXTERNAL-IP stays <pending>).
+	Cloud         string
 	NodeCIDR      string
 	PodCIDR       string
 	ServiceCIDR   string
@@ -41,7 +44,7 @@ type Options struct {
 func DefaultOptions() Options {
 	p := network.DefaultPlan(DefaultName)
 	return Options{
-		Name: DefaultName, Nodes: 3, Runtime: "auto", ProxyMode: "iptables",
+		Name: DefaultName, Nodes: 3, Runtime: "auto", ProxyMode: "iptables", Cloud: "lab",
 		NodeCIDR: p.NodeCIDR.String(), PodCIDR: p.PodCIDR.String(), ServiceCIDR: p.ServiceCIDR.String(),
 		LBCIDR: p.LBCIDR.String(), NodePortRange: "30000-32767",
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Out: io.Discard,
@@ -80,6 +83,9 @@ func (o Options) plan() (network.Plan, utilnet.PortRange, error) {
 	case "auto", "containerd", "process":
 	default:
 		return p, utilnet.PortRange{}, fmt.Errorf("--runtime %q: choose auto, containerd or process", o.Runtime)
+	}
+	if o.Cloud != "lab" && o.Cloud != "none" {
+		return p, utilnet.PortRange{}, fmt.Errorf("--cloud %q: choose lab or none", o.Cloud)
 	}
 	if err := checkProxyMode(o.ProxyMode); err != nil {
 		return p, utilnet.PortRange{}, err

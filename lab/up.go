@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	apiserver "github.com/svclab/svclab/apiserver-lite"
+	"github.com/svclab/svclab/lab/cloud"
 	"github.com/svclab/svclab/lab/controller"
 	"github.com/svclab/svclab/lab/kubelet"
 	"github.com/svclab/svclab/lab/network"
@@ -115,6 +116,20 @@ func (l *Lab) build(ctx, runCtx context.Context, st *status.Printer, ports utilP
 	if err := l.startScheduler(runCtx); err != nil {
 		return err
 	}
+	if opts.Cloud != "none" && plan.LBCIDR.IsValid() {
+		routes, err := cloud.NewRoutes(plan.Lab, plan.LBCIDR)
+		if err != nil {
+			return fmt.Errorf("start the lab cloud: %w", err)
+		}
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			err := cloud.Run(runCtx, l.client, cloud.Options{Pool: plan.LBCIDR, Routes: routes, Log: opts.Log.With("component", "cloud")})
+			if err != nil && runCtx.Err() == nil {
+				opts.Log.Error("lab cloud stopped", "err", err)
+			}
+		}()
+	}
 
 	st.Start("Starting the " + opts.Runtime + " runtime")
 	rt, name, err := newRuntime(ctx, opts, l.paths)
@@ -134,6 +149,7 @@ func (l *Lab) build(ctx, runCtx context.Context, st *status.Printer, ports utilP
 		}
 	}
 	l.srv.SetPodLogSource(l.podLogs)
+	//SERVESTREAMS
 	if err := l.addons(ctx); err != nil {
 		return err
 	}

@@ -43,6 +43,7 @@ with --detach (pid and log under /run/svclab/<name>/). Needs root.`,
 	fl.IntVar(&f.opts.Nodes, "nodes", f.opts.Nodes, "number of nodes (one control plane, the rest workers)")
 	fl.StringVar(&f.opts.Runtime, "runtime", f.opts.Runtime, "container runtime: auto, containerd or process")
 	fl.StringVar(&f.opts.ProxyMode, "proxy-mode", f.opts.ProxyMode, "kube-proxy mode: iptables, nftables, ipvs or userspace")
+	fl.StringVar(&f.opts.Cloud, "cloud", f.opts.Cloud, "LoadBalancer implementation: lab (built-in cloud) or none (EXTERNAL-IP stays <pending>)")
 	fl.StringVar(&f.opts.NodeCIDR, "node-cidr", f.opts.NodeCIDR, "node network (the host bridge gets the first address)")
 	fl.StringVar(&f.opts.PodCIDR, "pod-network-cidr", f.opts.PodCIDR, "pod network; node i gets the i-th /24")
 	fl.StringVar(&f.opts.ServiceCIDR, "service-cluster-ip-range", f.opts.ServiceCIDR, "range ClusterIPs come from")
