@@ -66,6 +66,14 @@ func (s *Server) installAPIs() error {
 			if res.gv.Group == "" {
 				add(res.gv, "pods/binding", &bindingREST{pods: main.Store})
 				add(res.gv, "pods/log", &logREST{pods: main, logs: &s.podLogs})
+				add(res.gv, "pods/exec", &execREST{s: s, pods: main})
+				add(res.gv, "pods/attach", &attachREST{s: s, pods: main})
+				add(res.gv, "pods/portforward", &portForwardREST{s: s, pods: main})
+				add(res.gv, "pods/proxy", &podProxyREST{s: s, pods: main})
+			}
+		case "Service":
+			if res.gv.Group == "" {
+				add(res.gv, "services/proxy", &serviceProxyREST{s: s, services: main})
 			}
 		}
 	}

@@ -79,6 +79,7 @@ func init() {
 	registerDefaults(Scheme)
 	registerFieldLabels(Scheme)
 	registerPodLogOptions(Scheme)
+	registerConnectOptions(Scheme)
 	for _, gv := range servedGroupVersions {
 		if err := Scheme.SetVersionPriority(gv); err != nil {
 			panic(err)

@@ -80,6 +80,7 @@ type Server struct {
 	stores   map[schema.GroupResource]*REST
 	etcdURL  string
 	podLogs  podLogSources
+	streams  kubeletStreams
 
 	// URL is the server's https URL as written in the kubeconfig.
 	URL string
@@ -170,6 +171,7 @@ func (s *Server) build(ctx context.Context) error {
 	// End open watches when shutdown starts (clients re-watch elsewhere or after a restart);
 	// otherwise the HTTP server waits its full 60s shutdown timeout for every informer.
 	cfg.ShutdownWatchTerminationGracePeriod = 5 * time.Second
+	cfg.LongRunningFunc = longRunningCheck
 	cfg.ExternalAddress = net.JoinHostPort(host, strconv.Itoa(addr.Port))
 	if opts.AdvertiseAddress != nil {
 		cfg.PublicAddress = opts.AdvertiseAddress

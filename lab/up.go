@@ -149,7 +149,7 @@ func (l *Lab) build(ctx, runCtx context.Context, st *status.Printer, ports utilP
 		}
 	}
 	l.srv.SetPodLogSource(l.podLogs)
-	//SERVESTREAMS
+	l.serveStreams(runCtx)
 	if err := l.addons(ctx); err != nil {
 		return err
 	}

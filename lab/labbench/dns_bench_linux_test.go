@@ -66,7 +66,7 @@ func BenchmarkDNS(b *testing.B) {
 		clientNode = lab.NodeName(labName, 2)
 	}
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "dns-client"}, Spec: corev1.PodSpec{NodeName: clientNode,
-		Containers: []corev1.Container{{Name: "agent", Image: "svclab.local/agent:v1"}},
+		Containers:                    []corev1.Container{{Name: "agent", Image: "svclab.local/agent:v1"}},
 		TerminationGracePeriodSeconds: ptr.To[int64](1)}}
 	if _, err := client.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
 		b.Fatal(err)
