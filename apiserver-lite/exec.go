@@ -131,7 +131,9 @@ type execREST struct {
 
 var _ rest.Connecter = (*execREST)(nil)
 
-func (r *execREST) New() runtime.Object { return &corev1.Pod{} }
+// New is the options kind, as upstream: the OpenAPI operation then carries
+// PodExecOptions, not Pod, and kubectl still finds fieldValidation on Pod POSTs.
+func (r *execREST) New() runtime.Object { return &corev1.PodExecOptions{} }
 func (r *execREST) Destroy()            {}
 func (r *execREST) NewConnectOptions() (runtime.Object, bool, string) {
 	return &corev1.PodExecOptions{}, false, ""
@@ -180,7 +182,7 @@ type attachREST struct {
 
 var _ rest.Connecter = (*attachREST)(nil)
 
-func (r *attachREST) New() runtime.Object { return &corev1.Pod{} }
+func (r *attachREST) New() runtime.Object { return &corev1.PodAttachOptions{} }
 func (r *attachREST) Destroy()            {}
 func (r *attachREST) NewConnectOptions() (runtime.Object, bool, string) {
 	return &corev1.PodAttachOptions{}, false, ""
@@ -208,7 +210,7 @@ type portForwardREST struct {
 
 var _ rest.Connecter = (*portForwardREST)(nil)
 
-func (r *portForwardREST) New() runtime.Object { return &corev1.Pod{} }
+func (r *portForwardREST) New() runtime.Object { return &corev1.PodPortForwardOptions{} }
 func (r *portForwardREST) Destroy()            {}
 func (r *portForwardREST) NewConnectOptions() (runtime.Object, bool, string) {
 	return &corev1.PodPortForwardOptions{}, false, ""

@@ -46,7 +46,7 @@ type podProxyREST struct {
 
 var _ rest.Connecter = (*podProxyREST)(nil)
 
-func (r *podProxyREST) New() runtime.Object { return &corev1.Pod{} }
+func (r *podProxyREST) New() runtime.Object { return &corev1.PodProxyOptions{} }
 func (r *podProxyREST) Destroy()            {}
 func (r *podProxyREST) NewConnectOptions() (runtime.Object, bool, string) {
 	return &corev1.PodProxyOptions{}, true, "path"
@@ -125,7 +125,7 @@ type serviceProxyREST struct {
 
 var _ rest.Connecter = (*serviceProxyREST)(nil)
 
-func (r *serviceProxyREST) New() runtime.Object { return &corev1.Service{} }
+func (r *serviceProxyREST) New() runtime.Object { return &corev1.ServiceProxyOptions{} }
 func (r *serviceProxyREST) Destroy()            {}
 func (r *serviceProxyREST) NewConnectOptions() (runtime.Object, bool, string) {
 	return &corev1.ServiceProxyOptions{}, true, "path"
