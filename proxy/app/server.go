@@ -2,10 +2,8 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/netip"
 	"os"
@@ -17,9 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/svclab/svclab/lab/podpath"
 	"github.com/svclab/svclab/proxy"
@@ -46,7 +42,7 @@ func Run(ctx context.Context, c *Config, log *slog.Logger) error {
 	if !ok {
 		return fmt.Errorf("proxy mode %q is not available in this build", c.Mode)
 	}
-	restCfg, err := clientConfig(c.ClientConnection.Kubeconfig)
+	restCfg, err := podpath.ClientConfig(c.ClientConnection.Kubeconfig)
 	if err != nil {
 		return err
 	}
@@ -153,46 +149,6 @@ func tombstone[T any](o any) (T, bool) {
 	}
 	var zero T
 	return zero, false
-}
-
-// clientConfig loads the kubeconfig (paths in it translated for the process runtime), or
-// the in-cluster configuration when path is empty.
-func clientConfig(path string) (*rest.Config, error) {
-	if path == "" {
-		host, port := os.Getenv("KUBERNETES_SERVICE_HOST"), os.Getenv("KUBERNETES_SERVICE_PORT")
-		if host == "" || port == "" {
-			return nil, errors.New("no --kubeconfig and not running in a pod (KUBERNETES_SERVICE_HOST is unset)")
-		}
-		const dir = "/var/run/secrets/kubernetes.io/serviceaccount/"
-		return &rest.Config{
-			Host:            "https://" + net.JoinHostPort(host, port),
-			BearerTokenFile: podpath.Host(dir + "token"),
-			TLSClientConfig: rest.TLSClientConfig{CAFile: podpath.Host(dir + "ca.crt")},
-		}, nil
-	}
-	raw, err := clientcmd.LoadFromFile(podpath.Host(path))
-	if err != nil {
-		return nil, fmt.Errorf("load kubeconfig %s: %w", path, err)
-	}
-	// Paths inside the kubeconfig are the pod's paths too.
-	translate := func(p *string) {
-		if *p != "" {
-			*p = podpath.Host(*p)
-		}
-	}
-	for _, c := range raw.Clusters {
-		translate(&c.CertificateAuthority)
-	}
-	for _, a := range raw.AuthInfos {
-		translate(&a.TokenFile)
-		translate(&a.ClientCertificate)
-		translate(&a.ClientKey)
-	}
-	cfg, err := clientcmd.NewDefaultClientConfig(*raw, &clientcmd.ConfigOverrides{}).ClientConfig()
-	if err != nil {
-		return nil, fmt.Errorf("load kubeconfig %s: %w", path, err)
-	}
-	return cfg, nil
 }
 
 // waitNodeIPs returns the node's InternalIPs (IPv4), waiting for the Node to exist like
