@@ -152,11 +152,13 @@ func printSummary(ctx context.Context, out io.Writer, name, kubeconfig string) {
 	tw.Flush()
 	fmt.Fprintf(out, `
 Try:
-  export KUBECONFIG=%s
+  export KUBECONFIG=%[1]s
   kubectl get nodes -o wide
   kubectl create deployment web --image=svclab.local/agent:v1 --replicas=3
   kubectl expose deployment web --port 80 --type NodePort
-  sudo svclab node exec %s -- iptables-save
+  kubectl exec deploy/web -- /svclab curl -s http://web/
+  sudo svclab node exec %[2]s -- iptables-save | grep default/web
+  sudo svclab trace --node %[2]s --from <a pod IP> --to <web's CLUSTER-IP>:80
 `, kubeconfig, lab.NodeName(name, 1))
 }
 
