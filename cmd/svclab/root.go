@@ -25,7 +25,7 @@ func newRootCmd() *cobra.Command {
 	cmd.AddCommand(newUpCmd(func() *slog.Logger { return newLogger(verbose) }))
 	cmd.AddCommand(newDownCmd(func() *slog.Logger { return newLogger(verbose) }))
 	cmd.AddCommand(newStatusCmd(), newKubeconfigCmd(), newKubectlCmd(), newNodeCmd())
-	cmd.AddCommand(newDNSCmd(), newDigCmd(), newCurlCmd(), newExternalCmd())
+	cmd.AddCommand(newDNSCmd(), newDigCmd(), newCurlCmd(), newExternalCmd(), newIngressCmd())
 	cmd.AddCommand(newPodAgentCmd(), newKubeProxyCmd(), newTraceCmd(), newImageCmd(func() *slog.Logger { return newLogger(verbose) }))
 	return cmd
 }
