@@ -44,7 +44,10 @@ func (l *Lab) addons(ctx context.Context) error {
 	if _, err := c.AppsV1().DaemonSets(metav1.NamespaceSystem).Create(ctx, kubeProxyDaemonSet(), metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("create DaemonSet kube-proxy: %w", err)
 	}
-	return l.dnsAddon(ctx)
+	if err := l.dnsAddon(ctx); err != nil {
+		return err
+	}
+	return l.ingressAddon(ctx)
 }
 
 // kubeProxyConfigMap is kubeadm's kube-proxy ConfigMap: config.conf (the
