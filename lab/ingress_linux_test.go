@@ -107,6 +107,26 @@ func TestPrivilegedIngress(t *testing.T) {
 		t.Errorf("one.local was served by %v, want both app1 pods", seen)
 	}
 
+	// Removing an endpoint mid-traffic drops no request: scale app1 down while a bounded
+	// loop of requests runs.
+	done := make(chan []string)
+	go func() {
+		var failures []string
+		for i := 0; i < 150; i++ {
+			body, err := get("one.local", "/")
+			if err != nil || !strings.HasPrefix(body, "200 ") {
+				failures = append(failures, fmt.Sprintf("%q %v", body, err))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		done <- failures
+	}()
+	time.Sleep(500 * time.Millisecond)
+	must("scale", "deployment", "app1", "--replicas=1")
+	if failures := <-done; len(failures) > 0 {
+		t.Errorf("%d of 150 requests failed while app1 scaled down: %v", len(failures), failures)
+	}
+
 	// TLS: the secure host's own certificate by SNI, the default one for other names.
 	httpsAddr := net.JoinHostPort(node, fmt.Sprint(IngressHTTPSNodePort))
 	subject := func(name string) string {

@@ -177,6 +177,12 @@ func (n *Network) AddNode(ctx context.Context, name string, index int) (*Node, e
 		func() error {
 			return n.k.AddRoute(ns, Route{Gw: p.Gateway(), Dev: "eth0", Protocol: ProtoSvclab})
 		},
+		// An address of this node's pod range without a pod (one just deleted) fails at
+		// once with "host unreachable" instead of leaving by the default route, where the
+		// host drops it silently and clients hang until their connect timeout.
+		func() error {
+			return n.k.AddRoute(ns, Route{Type: RouteUnreachable, Dst: node.PodCIDR, Protocol: ProtoSvclab})
+		},
 	}
 	for _, other := range others {
 		steps = append(steps,

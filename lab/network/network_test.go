@@ -64,6 +64,7 @@ func TestNetworkSequence(t *testing.T) {
 		svclab-t-n1: addr add 172.30.0.11/24 dev eth0
 		svclab-t-n1: link set eth0 up
 		svclab-t-n1: route add default via 172.30.0.1 dev eth0 proto 92
+		svclab-t-n1: route add unreachable 10.244.0.0/24 proto 92
 		host: route add 10.244.0.0/24 via 172.30.0.11 dev svclab-f10c3da3 proto 92 realm 8128`)
 	if n1.NetNSPath != "/run/netns/svclab-t-n1" || n1.IP.String() != "172.30.0.11" || n1.PodCIDR.String() != "10.244.0.0/24" {
 		t.Errorf("node 1 = %+v", n1)
@@ -85,6 +86,7 @@ func TestNetworkSequence(t *testing.T) {
 		svclab-t-n2: addr add 172.30.0.12/24 dev eth0
 		svclab-t-n2: link set eth0 up
 		svclab-t-n2: route add default via 172.30.0.1 dev eth0 proto 92
+		svclab-t-n2: route add unreachable 10.244.1.0/24 proto 92
 		svclab-t-n2: route add 10.244.0.0/24 via 172.30.0.11 dev eth0 proto 92
 		svclab-t-n1: route add 10.244.1.0/24 via 172.30.0.12 dev eth0 proto 92
 		host: route add 10.244.1.0/24 via 172.30.0.12 dev svclab-f10c3da3 proto 92 realm 8128`)

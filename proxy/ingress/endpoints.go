@@ -33,6 +33,28 @@ func (e *EndpointMap) Ready(b Backend) []string {
 // Set swaps the map.
 func (e *EndpointMap) Set(m map[Backend][]string) { e.m.Store(&m) }
 
+// Removed reports whether some address in the current map is absent from next.
+func (e *EndpointMap) Removed(next map[Backend][]string) bool {
+	cur := e.m.Load()
+	if cur == nil {
+		return false
+	}
+	kept := map[string]bool{}
+	for _, addrs := range next {
+		for _, a := range addrs {
+			kept[a] = true
+		}
+	}
+	for _, addrs := range *cur {
+		for _, a := range addrs {
+			if !kept[a] {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // ResolveBackend maps a backend's Service port (by number or name) to the ready addresses
 // of the Service's EndpointSlices: the slice port with the Service port's name gives the
 // target port number, as kube-proxy does for named targetPorts. Endpoints that are not

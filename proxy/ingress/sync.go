@@ -61,7 +61,14 @@ func (c *controller) sync(ctx context.Context) {
 	for _, b := range table.Backends() {
 		m[b] = ResolveBackend(b, c.services, c.slices)
 	}
+	gone := c.eps.Removed(m)
 	c.eps.Set(m)
+	if gone {
+		// Pooled keep-alive connections to an endpoint that left may point at a pod that is
+		// shutting down or already gone (then no reset ever comes): drop them so the next
+		// request dials a ready endpoint.
+		c.handler.CloseIdleConnections()
+	}
 	hosts, problems := c.certs.Update(table, c.secret)
 	c.handler.SetTLSHosts(hosts)
 	c.handler.SetTable(table)
