@@ -3,7 +3,8 @@
 # from `svclab up` to 3 nodes Ready plus a 3-replica deployment Running, the lab process's
 # peak RSS and the time of `svclab down`, per runtime, and prints them as a table with the
 # containerd/process ratios of the same run; then cluster DNS queries per second from a pod
-# through the kube-dns Service against the same load sent straight to the DNS pod. Needs root.
+# through the kube-dns Service against the same load sent straight to the DNS pod; and HTTP
+# through the ingress controller against one backend pod directly and against nginx. Needs root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GO=${GO:-go}
@@ -11,6 +12,10 @@ export CGO_ENABLED=0
 if [[ -z "${SVCLAB_BIN:-}" ]]; then
 	$GO build -trimpath -ldflags='-s -w' -o bin/svclab ./cmd/svclab
 	export SVCLAB_BIN=$PWD/bin/svclab
+fi
+# The ingress benchmark compares with Debian's nginx as a reverse proxy.
+if ! command -v nginx >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx-light >/dev/null 2>&1 || echo "bench-lab: nginx not installed; the nginx comparison is skipped" >&2
 fi
 raw=$(mktemp)
 trap 'rm -f "$raw"' EXIT
@@ -24,6 +29,11 @@ awk '
 /^BenchmarkDNS/ {
 	for (i = 3; i < NF; i += 2) { m[$(i + 1)] = $i }
 	dns = sprintf("| %-20s | %8.0f | %7.3f | %7.3f | %8.0f | %6.3fx | %6.2fx |", "DNS via kube-dns Svc", m["qps"], m["p50-ms"], m["p99-ms"], m["direct-qps"], m["x-vs-direct"], m["x-p50-vs-direct"])
+	next
+}
+/^BenchmarkIngress/ {
+	for (i = 3; i < NF; i += 2) { g[$(i + 1)] = $i }
+	ing = sprintf("| %-20s | %8.0f | %7.3f | %7.3f | %8.0f | %7.3fx | %9s | %7s |", "ingress (keep-alive)", g["req/s"], g["p50-ms"], g["p99-ms"], g["direct-req/s"], g["x-vs-direct"], (g["nginx-req/s"] == "" ? "-" : sprintf("%.0f", g["nginx-req/s"])), (g["x-vs-nginx"] == "" ? "-" : sprintf("%.3fx", g["x-vs-nginx"])))
 	next
 }
 /^BenchmarkLab/ {
@@ -46,6 +56,13 @@ END {
 	for (i = 1; i <= n; i++) print rows[i]
 	print ""
 	print "aims: up to 3 nodes Ready + 3 pods Running under 1.5 s (process) and 3 s (containerd); lab process under 150 MB"
+	if (ing != "") {
+		print ""
+		printf "| %-20s | %8s | %7s | %7s | %8s | %8s | %9s | %7s |\n", "HTTP, 3 backends", "req/s", "p50 ms", "p99 ms", "direct", "vs direct", "nginx", "vs nginx"
+		print "|----------------------|----------|---------|---------|----------|----------|-----------|---------|"
+		print ing
+		print "aim: at least as fast as nginx"
+	}
 	if (dns != "") {
 		print ""
 		printf "| %-20s | %8s | %7s | %7s | %8s | %7s | %7s |\n", "DNS (pod on another node)", "qps", "p50 ms", "p99 ms", "direct qps", "qps vs direct", "p50 vs direct"
