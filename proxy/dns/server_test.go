@@ -112,6 +112,12 @@ func TestServerUDPAndTCP(t *testing.T) {
 					t.Errorf("%s: %s", netw, dnstest.Format(m))
 				}
 			}
+			// The EndpointSlice informer may deliver a moment after the Service one.
+			for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+				if m, _ := ask("tcp", "big.default.svc.cluster.local.", dns.TypeA); len(m.Answer) == 100 {
+					break
+				}
+			}
 			m, _ := ask("udp", "big.default.svc.cluster.local.", dns.TypeA)
 			if !m.Truncated || len(m.Answer) == 100 {
 				t.Errorf("large answer over UDP: tc=%v answers=%d", m.Truncated, len(m.Answer))
