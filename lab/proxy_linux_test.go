@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -525,4 +524,3 @@ func udpEcho(ctx context.Context, nsPath, addr string) (string, error) {
 	return "", lastErr
 }
 
-var _ = appsv1.SchemeGroupVersion
