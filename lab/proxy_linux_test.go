@@ -523,4 +523,3 @@ func udpEcho(ctx context.Context, nsPath, addr string) (string, error) {
 	}
 	return "", lastErr
 }
-
