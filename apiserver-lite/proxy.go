@@ -38,6 +38,17 @@ var proxyTransport = &http.Transport{
 	IdleConnTimeout:     90 * time.Second,
 }
 
+// connectProxy proxies a request to where locate points for id, with the request's extra
+// path appended (pods/proxy and services/proxy differ only in locate).
+func connectProxy(ctx context.Context, id, path string, locate func(context.Context, string) (*url.URL, error), responder rest.Responder) (http.Handler, error) {
+	loc, err := locate(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	loc.Path = utilnet.JoinPreservingTrailingSlash(loc.Path, path)
+	return httpProxy(loc, proxyTransport, responder), nil
+}
+
 // podProxyREST serves pods/proxy: NAME, NAME:PORT or SCHEME:NAME:PORT.
 type podProxyREST struct {
 	s    *Server
@@ -58,12 +69,7 @@ func (r *podProxyREST) Connect(ctx context.Context, id string, options runtime.O
 	if !ok {
 		return nil, apierrors.NewBadRequest(fmt.Sprintf("invalid options object: %#v", options))
 	}
-	loc, err := r.location(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	loc.Path = utilnet.JoinPreservingTrailingSlash(loc.Path, o.Path)
-	return httpProxy(loc, proxyTransport, responder), nil
+	return connectProxy(ctx, id, o.Path, r.location, responder)
 }
 
 // location is upstream's pod.ResourceLocation: the pod IP and the port asked for (a number
@@ -137,12 +143,7 @@ func (r *serviceProxyREST) Connect(ctx context.Context, id string, options runti
 	if !ok {
 		return nil, apierrors.NewBadRequest(fmt.Sprintf("invalid options object: %#v", options))
 	}
-	loc, err := r.location(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	loc.Path = utilnet.JoinPreservingTrailingSlash(loc.Path, o.Path)
-	return httpProxy(loc, proxyTransport, responder), nil
+	return connectProxy(ctx, id, o.Path, r.location, responder)
 }
 
 // location is upstream's service ResourceLocation over EndpointSlices.
