@@ -10,7 +10,7 @@ import (
 )
 
 func newDownCmd(logger func() *slog.Logger) *cobra.Command {
-	name := lab.DefaultName
+	name := defaultLabName()
 	cmd := &cobra.Command{
 		Use:   "down",
 		Short: "Remove a lab and everything it made (also after a crash); idempotent",

@@ -30,7 +30,7 @@ type externalFlags struct {
 }
 
 func newExternalCmd() *cobra.Command {
-	f := &externalFlags{lab: lab.DefaultName}
+	f := &externalFlags{lab: defaultLabName()}
 	cmd := &cobra.Command{
 		Use:   "external",
 		Short: "Run apps outside the cluster, on the node network, for Services without selectors",

@@ -12,7 +12,7 @@ import (
 )
 
 func newImageCmd(logger func() *slog.Logger) *cobra.Command {
-	name := lab.DefaultName
+	name := defaultLabName()
 	cmd := &cobra.Command{Use: "image", Short: "Images of the lab's containerd (for classrooms without a registry)"}
 	cmd.PersistentFlags().StringVar(&name, "name", name, "lab name")
 	importCmd := &cobra.Command{

@@ -31,7 +31,7 @@ func labKubeconfig(name string) (string, error) {
 }
 
 func newKubeconfigCmd() *cobra.Command {
-	name := lab.DefaultName
+	name := defaultLabName()
 	cmd := &cobra.Command{
 		Use:   "kubeconfig",
 		Short: "Print the lab's kubeconfig",
@@ -61,7 +61,7 @@ func newKubectlCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := os.Getenv("SVCLAB_NAME")
 			if name == "" {
-				name = lab.DefaultName
+				name = defaultLabName()
 			}
 			// kubectl's own flags pass through untouched; only a leading --name is ours.
 			if len(args) >= 2 && args[0] == "--name" {
@@ -86,7 +86,7 @@ func newKubectlCmd() *cobra.Command {
 }
 
 func newStatusCmd() *cobra.Command {
-	name := lab.DefaultName
+	name := defaultLabName()
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show the lab's nodes, pods, runtime and URLs",
@@ -163,7 +163,7 @@ Try:
 }
 
 func newNodeCmd() *cobra.Command {
-	name := lab.DefaultName
+	name := defaultLabName()
 	cmd := &cobra.Command{Use: "node", Short: "Work inside a node's network namespace"}
 	cmd.PersistentFlags().StringVar(&name, "name", name, "lab name")
 	execCmd := &cobra.Command{
@@ -231,4 +231,14 @@ func printPods(ctx context.Context, out io.Writer, kubeconfig string) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", p.Namespace, p.Name, p.Status.Phase, p.Status.PodIP, p.Spec.NodeName)
 	}
 	tw.Flush()
+}
+
+// defaultLabName is the lab commands act on without --name: $SVCLAB_NAME, or "svclab".
+// Reference solutions and the web terminal set SVCLAB_NAME so `svclab` commands in them
+// reach the right lab.
+func defaultLabName() string {
+	if n := os.Getenv("SVCLAB_NAME"); n != "" {
+		return n
+	}
+	return lab.DefaultName
 }

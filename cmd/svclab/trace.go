@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -10,18 +11,18 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/svclab/svclab/lab"
 	"github.com/svclab/svclab/lab/network"
 	"github.com/svclab/svclab/proxy/tracer"
 )
 
 type traceFlags struct {
 	name, node, from, to, mode string
+	output                     string
 	here                       bool
 }
 
 func newTraceCmd() *cobra.Command {
-	f := &traceFlags{name: lab.DefaultName}
+	f := &traceFlags{name: defaultLabName()}
 	cmd := &cobra.Command{
 		Use:   "trace --node NODE --from IP[:PORT] --to IP:PORT[/tcp|udp]",
 		Short: "Explain what a node's kube-proxy rules do with a packet",
@@ -43,6 +44,7 @@ a packet the node sends (OUTPUT); any other address one that arrives (PREROUTING
 	fl.StringVar(&f.from, "from", "", "source address (IP or IP:PORT)")
 	fl.StringVar(&f.to, "to", "", "destination IP:PORT, optionally /tcp or /udp")
 	fl.StringVar(&f.mode, "mode", "", "proxy mode (default: ask kube-proxy, or tell from the rules)")
+	fl.StringVarP(&f.output, "output", "o", "text", "output format: text, or json (the trace.Result, as the web UI reads it)")
 	fl.BoolVar(&f.here, "here", false, "read the rules of the current network namespace (internal: svclab re-runs itself in the node)")
 	_ = fl.MarkHidden("here")
 	_ = cmd.MarkFlagRequired("from")
@@ -51,6 +53,9 @@ a packet the node sends (OUTPUT); any other address one that arrives (PREROUTING
 }
 
 func runTrace(ctx context.Context, out io.Writer, f *traceFlags) error {
+	if f.output != "text" && f.output != "json" {
+		return fmt.Errorf("--output %q: choose text or json", f.output)
+	}
 	pkt, err := tracer.ParsePacket(f.from, f.to)
 	if err != nil {
 		return err
@@ -68,7 +73,7 @@ func runTrace(ctx context.Context, out io.Writer, f *traceFlags) error {
 		if err != nil {
 			return err
 		}
-		args := []string{"netns", "exec", ns, self, "trace", "--here", "--from", f.from, "--to", f.to}
+		args := []string{"netns", "exec", ns, self, "trace", "--here", "--output", f.output, "--from", f.from, "--to", f.to}
 		if f.mode != "" {
 			args = append(args, "--mode", f.mode)
 		}
@@ -82,6 +87,11 @@ func runTrace(ctx context.Context, out io.Writer, f *traceFlags) error {
 	res, err := tracer.Trace(ctx, tracer.Local{}, f.mode, pkt)
 	if err != nil {
 		return err
+	}
+	if f.output == "json" {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
 	}
 	fmt.Fprint(out, res.String())
 	return nil

@@ -78,6 +78,8 @@ type Choice struct {
 
 // Result is the walk of one packet.
 type Result struct {
+	// Mode is the kube-proxy mode whose rules were read (set by the tracer).
+	Mode    string `json:",omitempty"`
 	Packet  Packet
 	Steps   []Step
 	Verdict Verdict

@@ -30,11 +30,20 @@ type Source interface {
 	LocalAddrs(ctx context.Context) ([]netip.Addr, error)
 }
 
-// Trace follows pkt through the node src describes. An empty mode is detected.
+// Trace follows pkt through the node src describes. An empty mode is detected. The
+// result's Mode names the mode whose rules were read.
 func Trace(ctx context.Context, src Source, mode string, pkt trace.Packet) (*trace.Result, error) {
+	res, mode, err := traceMode(ctx, src, mode, pkt)
+	if res != nil {
+		res.Mode = mode
+	}
+	return res, err
+}
+
+func traceMode(ctx context.Context, src Source, mode string, pkt trace.Packet) (*trace.Result, string, error) {
 	addrs, err := src.LocalAddrs(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("read the node's addresses: %w", err)
+		return nil, mode, fmt.Errorf("read the node's addresses: %w", err)
 	}
 	if pkt.Origin == "" {
 		// A packet from one of the node's own addresses is sent by the node itself.
@@ -47,40 +56,44 @@ func Trace(ctx context.Context, src Source, mode string, pkt trace.Packet) (*tra
 	}
 	if mode == "" {
 		if mode, err = DetectMode(ctx, src); err != nil {
-			return nil, err
+			return nil, mode, err
 		}
 	}
 	switch mode {
 	case "iptables":
 		save, err := src.IPTablesSave(ctx)
 		if err != nil {
-			return nil, err
+			return nil, mode, err
 		}
-		return iptables.Trace(save, pkt, iptables.NodeInfo{LocalAddrs: addrs})
+		res, err := iptables.Trace(save, pkt, iptables.NodeInfo{LocalAddrs: addrs})
+		return res, mode, err
 	case "nftables":
 		rules, err := src.NFTRuleset(ctx)
 		if err != nil {
-			return nil, err
+			return nil, mode, err
 		}
-		return nftables.Trace(rules, pkt, nftables.NodeInfo{Addrs: addrs})
+		res, err := nftables.Trace(rules, pkt, nftables.NodeInfo{Addrs: addrs})
+		return res, mode, err
 	case "userspace":
 		save, err := src.IPTablesSave(ctx)
 		if err != nil {
-			return nil, err
+			return nil, mode, err
 		}
 		table, err := src.UserspaceTable(ctx)
 		if err != nil {
-			return nil, err
+			return nil, mode, err
 		}
-		return userspace.Trace(save, table, pkt, userspace.NodeInfo{LocalAddrs: addrs})
+		res, err := userspace.Trace(save, table, pkt, userspace.NodeInfo{LocalAddrs: addrs})
+		return res, mode, err
 	case "ipvs":
 		table, err := src.IPVSTable(ctx)
 		if err != nil {
-			return nil, err
+			return nil, mode, err
 		}
-		return ipvs.Trace(*table, pkt, ipvs.NodeInfo{NodeIPs: addrs})
+		res, err := ipvs.Trace(*table, pkt, ipvs.NodeInfo{NodeIPs: addrs})
+		return res, mode, err
 	}
-	return nil, fmt.Errorf("unknown proxy mode %q", mode)
+	return nil, mode, fmt.Errorf("unknown proxy mode %q", mode)
 }
 
 // DetectMode asks kube-proxy (/proxyMode), and failing that looks at the rules.
