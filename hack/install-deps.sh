@@ -13,6 +13,12 @@ have conntrack || need+=(conntrack)
 have ping || need+=(iputils-ping)
 have dig || need+=(dnsutils)
 have curl || need+=(curl)
+have xmllint || need+=(libxml2-utils)   # svclab grade's JUnit output is validated against its schema
+# The web UI's browser test (tests/browser): Debian's chromium, and Node.js with npm for
+# playwright-core (a Node.js that brings its own npm, e.g. NodeSource's, is kept as it is).
+[ -x /usr/bin/chromium ] || need+=(chromium)
+have node || need+=(nodejs)
+have npm || need+=(npm)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

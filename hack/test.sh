@@ -12,6 +12,15 @@ export SVCLAB_BIN="$PWD/bin/svclab"
 if [ "$(id -u)" -eq 0 ]; then
   export SVCLAB_CI_PRIVILEGED=1   # privileged tests must run, not skip
 fi
+# The browser test's npm packages (playwright-core, pinned by tests/browser/package-lock.json).
+if command -v npm >/dev/null 2>&1; then
+  if ! npm ci --prefix tests/browser --prefer-offline --no-audit --no-fund --loglevel=error >"$log" 2>&1; then
+    echo "svclab: \`npm ci --prefix tests/browser\` failed, so the browser test cannot run (it needs the npm registry, or playwright-core in npm's cache):" >&2
+    cat "$log" >&2
+  fi
+else
+  echo "svclab: npm is not installed, so the browser test cannot run: sudo make deps" >&2
+fi
 pkgs=("${@:-./...}")
 show() { grep --line-buffered -E '^(--- (FAIL|SKIP)|FAIL|ok|panic:|\s+.*_test\.go:[0-9]+:)'; }
 # Phase 1: everything but the privileged tests, packages in parallel.

@@ -16,6 +16,7 @@ import (
 type gradeFlags struct {
 	name, kubeconfig, format, output, step, dir string
 	wait                                        time.Duration
+	once                                        bool
 }
 
 func newGradeCmd() *cobra.Command {
@@ -46,6 +47,7 @@ whole exercises; --step grades one step of one exercise, transient or not.`,
 	fl.StringVarP(&f.output, "output", "o", "", "write the report to this file (default: standard output)")
 	fl.StringVar(&f.step, "step", "", "grade only this step (of one exercise)")
 	fl.DurationVar(&f.wait, "wait", 0, "retry failing checks for up to this long (for a lab that is still converging)")
+	fl.BoolVar(&f.once, "once", false, "run each check once, without waiting for the lab to converge (ignores within and --wait)")
 	fl.StringVar(&f.dir, "exercises-dir", "", "also load exercises from this directory (a folder per exercise)")
 	return cmd
 }
@@ -76,7 +78,7 @@ func runGrade(cmd *cobra.Command, args []string, f *gradeFlags) error {
 	if f.step != "" && len(exs) != 1 {
 		return usage("--step needs exactly one exercise")
 	}
-	opts := grade.Options{Kubeconfig: f.kubeconfig, Wait: f.wait}
+	opts := grade.Options{Kubeconfig: f.kubeconfig, Wait: f.wait, Once: f.once}
 	paths := lab.PathsFor(f.name)
 	if opts.Kubeconfig == "" {
 		if err := lab.ValidateName(f.name); err != nil {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/svclab/svclab/lab"
 	"github.com/svclab/svclab/lab/network"
+	"github.com/svclab/svclab/web"
 )
 
 // labKubeconfig returns the kubeconfig path of a running lab, or an error naming the fix.
@@ -106,6 +107,9 @@ func newStatusCmd() *cobra.Command {
 			fmt.Fprintf(out, "Lab %q: %s (pid %d)\n", name, state, pid)
 			if rt, err := os.ReadFile(paths.RuntimeFile()); err == nil {
 				fmt.Fprintf(out, "Runtime: %s\n", rt)
+			}
+			if u, err := web.ReadURL(paths.Dir); err == nil {
+				fmt.Fprintf(out, "Web UI: %s\n", u)
 			}
 			printSummary(cmd.Context(), out, name, p)
 			printPods(cmd.Context(), out, p)

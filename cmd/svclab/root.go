@@ -26,7 +26,7 @@ func newRootCmd() *cobra.Command {
 	cmd.AddCommand(newDownCmd(func() *slog.Logger { return newLogger(verbose) }))
 	cmd.AddCommand(newStatusCmd(), newKubeconfigCmd(), newKubectlCmd(), newNodeCmd())
 	cmd.AddCommand(newDNSCmd(), newDigCmd(), newCurlCmd(), newExternalCmd(), newIngressCmd())
-	cmd.AddCommand(newGradeCmd(), newExercisesCmd(), newProbeCmd())
+	cmd.AddCommand(newGradeCmd(), newExercisesCmd(), newProbeCmd(), newWebCmd(func() *slog.Logger { return newLogger(verbose) }))
 	cmd.AddCommand(newPodAgentCmd(), newKubeProxyCmd(), newTraceCmd(), newImageCmd(func() *slog.Logger { return newLogger(verbose) }))
 	return cmd
 }

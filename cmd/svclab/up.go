@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"strings"
@@ -13,12 +14,16 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/svclab/svclab/exercises"
 	"github.com/svclab/svclab/lab"
+	"github.com/svclab/svclab/web"
 )
 
 type upFlags struct {
 	opts   lab.Options
 	detach bool
+	// web is the UI's listen address ("off": no UI); exercisesDir adds exercises to it.
+	web, exercisesDir string
 }
 
 // detachedEnv marks the background child of `svclab up --detach`.
@@ -51,25 +56,54 @@ with --detach (pid and log under /run/svclab/<name>/). Needs root.`,
 	fl.StringVar(&f.opts.LBCIDR, "lb-cidr", f.opts.LBCIDR, "LoadBalancer address pool of the lab cloud")
 	fl.IntVar(&f.opts.APIPort, "api-port", 0, "API server port (default 6443, or a free port when taken)")
 	fl.BoolVar(&f.detach, "detach", false, "run the lab in the background")
+	fl.StringVar(&f.web, "web", "127.0.0.1:8080", "address of the web UI (--web=off: no UI); a taken address is refused before anything changes")
+	fl.StringVar(&f.exercisesDir, "exercises-dir", "", "more exercises for the web UI (a folder of exercise folders; same IDs replace built-in ones)")
 	return cmd
 }
 
 func runUp(ctx context.Context, f *upFlags, out io.Writer) error {
+	webLn, err := checkWebFlags(f)
+	if err != nil {
+		return err
+	}
 	if f.detach && os.Getenv(detachedEnv) == "" {
+		if webLn != nil {
+			webLn.Close() // the background process listens; this only refused a taken address early
+		}
 		return startDetached(ctx, f, out)
 	}
 	fmt.Fprintf(f.opts.Out, "Creating lab %q ...\n", f.opts.Name)
 	start := time.Now()
 	l, err := lab.Up(ctx, f.opts)
 	if err != nil {
+		if webLn != nil {
+			webLn.Close()
+		}
 		return err
 	}
 	fmt.Fprintf(f.opts.Out, "Lab %q is up in %.1fs (runtime %s).\n\n", f.opts.Name, time.Since(start).Seconds(), l.Runtime())
+	webCtx, stopWeb := context.WithCancel(ctx)
+	defer stopWeb()
+	var webURL string
+	var webDone <-chan struct{}
+	if webLn != nil {
+		if webURL, webDone, err = startLabWeb(webCtx, f.opts.Name, f.exercisesDir, webLn, f.opts.Log); err != nil {
+			webLn.Close()
+			fmt.Fprintf(f.opts.Out, "The web UI did not start (%v); the lab runs without it.\n", err)
+		}
+	}
 	if os.Getenv(detachedEnv) == "" {
 		printSummary(ctx, out, f.opts.Name, l.Paths().Kubeconfig())
+		if webURL != "" {
+			fmt.Fprintf(out, "\nWeb UI: %s\n", webURL)
+		}
 		fmt.Fprintln(out, "\nThe lab runs until Ctrl-C (or `svclab down` from another terminal).")
 	}
 	waitErr := l.Wait(ctx)
+	stopWeb()
+	if webDone != nil {
+		<-webDone
+	}
 	fmt.Fprintf(f.opts.Out, "Tearing lab %q down ...\n", f.opts.Name)
 	if err := l.Shutdown(context.Background()); err != nil {
 		return err
@@ -119,9 +153,40 @@ func startDetached(ctx context.Context, f *upFlags, out io.Writer) error {
 		case <-tick.C:
 			if _, err := os.Stat(paths.ReadyFile()); err == nil {
 				printSummary(ctx, out, f.opts.Name, paths.Kubeconfig())
+				printWebURL(ctx, out, f, paths)
 				fmt.Fprintf(out, "\nThe lab runs in the background; `sudo svclab down --name %s` removes it.\n", f.opts.Name)
 				return nil
 			}
 		}
 	}
+}
+
+// checkWebFlags refuses a bad --exercises-dir or a taken --web address before anything
+// changes, and returns the UI's listener (nil with --web=off).
+func checkWebFlags(f *upFlags) (net.Listener, error) {
+	if f.exercisesDir != "" {
+		if _, err := exercises.Load(f.exercisesDir); err != nil {
+			return nil, err
+		}
+	}
+	if f.web == "off" {
+		return nil, nil
+	}
+	return listenWeb("--web", f.web)
+}
+
+// printWebURL prints the UI's URL once the background lab process has recorded it (it does
+// right after the lab is ready).
+func printWebURL(ctx context.Context, out io.Writer, f *upFlags, paths lab.Paths) {
+	if f.web == "off" {
+		return
+	}
+	for i := 0; i < 50 && ctx.Err() == nil; i++ {
+		if url, err := web.ReadURL(paths.Dir); err == nil {
+			fmt.Fprintf(out, "\nWeb UI: %s\n", url)
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	fmt.Fprintf(out, "\nThe web UI did not start: see %s\n", paths.LogFile())
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"k8s.io/client-go/discovery"
@@ -29,6 +30,12 @@ type Options struct {
 	// Wait retries every failing check until it passes or this much time has passed
 	// (on top of a check's own `within`).
 	Wait time.Duration
+	// Once runs every check a single time, ignoring `within` and Wait (to show that checks
+	// fail on a fresh lab without waiting for them to converge).
+	Once bool
+	// MaxWithin caps each check's `within` (0: no cap). The web UI's Check button uses a
+	// short cap, so a learner sees a miss in seconds rather than after every check's wait.
+	MaxWithin time.Duration
 	// Self is the svclab binary re-run inside nodes (default: this executable).
 	Self string
 }
@@ -140,13 +147,24 @@ func (g *Grader) Exercise(ctx context.Context, e *exercises.Exercise) ExerciseRe
 	return res
 }
 
-// Step runs one step's checks, in order.
+// Step runs one step's checks side by side (they look at the same lab, and a check that
+// waits for the lab to converge must not hold the others up); results keep their order.
 func (g *Grader) Step(ctx context.Context, e *exercises.Exercise, s *exercises.Step) StepResult {
-	sr := StepResult{ID: s.ID, Title: s.Title}
-	var sts []Status
+	sr := StepResult{ID: s.ID, Title: s.Title, Checks: make([]CheckResult, len(s.Checks))}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 4)
 	for i := range s.Checks {
-		cr := g.Check(ctx, e, &s.Checks[i])
-		sr.Checks = append(sr.Checks, cr)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			sr.Checks[i] = g.Check(ctx, e, &s.Checks[i])
+		}()
+	}
+	wg.Wait()
+	var sts []Status
+	for _, cr := range sr.Checks {
 		sts = append(sts, cr.Status)
 	}
 	sr.Status = combine(sts)
@@ -156,7 +174,14 @@ func (g *Grader) Step(ctx context.Context, e *exercises.Exercise, s *exercises.S
 // Check runs one check, retrying while it fails for up to its `within` plus Options.Wait.
 func (g *Grader) Check(ctx context.Context, e *exercises.Exercise, c *exercises.Check) CheckResult {
 	start := time.Now()
-	deadline := start.Add(c.Within.Duration + g.opts.Wait)
+	within := c.Within.Duration
+	if g.opts.MaxWithin > 0 {
+		within = min(within, g.opts.MaxWithin)
+	}
+	deadline := start.Add(within + g.opts.Wait)
+	if g.opts.Once {
+		deadline = start
+	}
 	var cr CheckResult
 	for {
 		cr = g.checkOnce(ctx, e, c)
