@@ -3,6 +3,7 @@ package web
 import (
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/svclab/svclab/exercises"
 	"github.com/svclab/svclab/exercises/grade"
@@ -112,7 +113,7 @@ func (s *Server) getExercise(w http.ResponseWriter, r *http.Request) {
 	v := exerciseView{exerciseSummary: s.summary(e, prog), Namespace: e.Namespace, StepViews: []stepView{}}
 	s.progMu.Lock()
 	for _, st := range e.Steps {
-		sv := stepView{ID: st.ID, Title: st.Title, HTML: RenderMarkdown(st.Body), Transient: st.Transient,
+		sv := stepView{ID: st.ID, Title: st.Title, HTML: RenderMarkdown(withoutTitle(st.Body)), Transient: st.Transient,
 			Checks: []checkSummary{}, Status: prog[e.ID][st.ID]}
 		for _, c := range st.Checks {
 			sv.Checks = append(sv.Checks, checkSummary{Name: c.Name, Kind: c.Kind()})
@@ -175,4 +176,17 @@ func (s *Server) record(exercise, step string, res grade.StepResult) {
 			s.log.Warn("cannot save progress", "err", err)
 		}
 	}
+}
+
+// withoutTitle drops a step text's leading "# Heading": the page shows the step's title
+// from exercise.yaml already.
+func withoutTitle(body string) string {
+	trimmed := strings.TrimLeft(body, "\n")
+	if !strings.HasPrefix(trimmed, "# ") {
+		return body
+	}
+	if i := strings.IndexByte(trimmed, '\n'); i >= 0 {
+		return trimmed[i+1:]
+	}
+	return ""
 }

@@ -52,3 +52,16 @@ func TestRenderMarkdown(t *testing.T) {
 		t.Errorf("got:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+func TestWithoutTitle(t *testing.T) {
+	for in, want := range map[string]string{
+		"# Run pods\n\nText\n": "\nText\n",
+		"\n# Run pods\nText":    "Text",
+		"Text\n# Later\n":       "Text\n# Later\n",
+		"## Sub\nText":          "## Sub\nText",
+	} {
+		if got := withoutTitle(in); got != want {
+			t.Errorf("withoutTitle(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

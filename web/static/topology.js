@@ -3,7 +3,7 @@
 "use strict";
 (() => {
   const {el, route} = svclab;
-  const NODE_W = 270, GAP = 28, POD_H = 40, NODE_HEAD = 58, SVC_W = 250, SVC_H = 74;
+  const NODE_W = 330, GAP = 28, POD_H = 40, NODE_HEAD = 58, SVC_W = 300, SVC_H = 74;
 
   function svcLines(s) {
     const ports = s.ports.map(p => p.port + (p.targetPort && p.targetPort !== String(p.port) ? "→" + p.targetPort : "") +
@@ -31,7 +31,8 @@
     const height = nodeTop + NODE_HEAD + maxPods * POD_H + 2 * GAP;
     const svg = el("svg", {viewBox: `0 0 ${width} ${height}`, width, height, class: "topology", role: "img"});
     const lines = el("g", {class: "links"}), boxes = el("g", {});
-    svg.append(lines, boxes);
+    // Lines go over the boxes, so each one visibly ends on its endpoint pod.
+    svg.append(boxes, lines);
 
     const podPos = {};
     nodes.forEach(({n, pods: np}, i) => {
@@ -62,8 +63,8 @@
         const p = ep.pod && podPos[ep.pod];
         if (!p) continue;
         const sx = x + SVC_W / 2, sy = y + SVC_H;
-        const tx = p.x + (p.r - p.x) / 2, ty = p.y - 17;
-        lines.append(el("path", {d: `M${sx},${sy} C${sx},${sy + 60} ${tx},${ty - 60} ${tx},${ty}`,
+        const tx = p.r, ty = p.y - 3; // the pod box's right edge, mid-height
+        lines.append(el("path", {d: `M${sx},${sy} C${sx},${sy + 80} ${tx + 60},${ty} ${tx},${ty}`,
           class: "link" + (ep.ready ? " ready" : " notready"), "data-service": s.namespace + "/" + s.name, "data-pod": ep.pod}));
       }
     });
