@@ -30,8 +30,8 @@ svclab.io/ingress; Ingresses without a class too when that IngressClass is the d
 reverse proxy: host and path rules per the Ingress spec, round robin over ready endpoints from
 EndpointSlices, TLS from kubernetes.io/tls Secrets chosen by SNI (a self-signed certificate for
 other names), HTTP to HTTPS redirects for TLS hosts. Ingress status gets the LoadBalancer
-address of --publish-service, or the nodes' InternalIPs. Access log lines go to stdout;
-metrics and /healthz are on --metrics-bind-address.`,
+address of --publish-service, or the nodes' InternalIPs. Access log lines go to stdout
+(buffered, written within a second); metrics and /healthz are on --metrics-bind-address.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			verbose, _ := cmd.Flags().GetBool("verbose")

@@ -15,6 +15,7 @@ import (
 type pick struct {
 	endpoints []string
 	start     uint64
+	id        string        // X-Request-ID
 	upstream  string        // the endpoint that answered (or was tried last)
 	latency   time.Duration // until the upstream's response headers
 	tries     int
@@ -27,9 +28,18 @@ const maxTries = 3
 
 // balancer is the ReverseProxy's RoundTripper: it sends the request to the endpoints of the
 // pick in turn, moving on to the next one only when connecting fails (nothing was sent, so
-// even a POST is safe to retry). One http.Transport keeps the connection pool of all of them.
+// even a POST is safe to retry). Requests without a body go through the upstream client,
+// the others through an http.Transport; each keeps a connection pool per endpoint.
 type balancer struct {
 	transport *http.Transport
+	fast      *upstream // nil: the transport for everything
+}
+
+func (b *balancer) roundTrip(req *http.Request) (*http.Response, error) {
+	if b.fast != nil && b.fast.handles(req) {
+		return b.fast.RoundTrip(req)
+	}
+	return b.transport.RoundTrip(req)
 }
 
 func newTransport(dialTimeout, responseTimeout time.Duration) *http.Transport {
@@ -38,6 +48,7 @@ func newTransport(dialTimeout, responseTimeout time.Duration) *http.Transport {
 		DialContext:           d.DialContext,
 		MaxIdleConns:          1024,
 		MaxIdleConnsPerHost:   128,
+		DisableCompression:    true, // pass Accept-Encoding and the response's encoding through, as nginx does
 		IdleConnTimeout:       60 * time.Second,
 		ResponseHeaderTimeout: responseTimeout,
 		ExpectContinueTimeout: time.Second,
@@ -76,17 +87,23 @@ func (b *balancer) RoundTrip(req *http.Request) (*http.Response, error) {
 	var err error
 	for i := 0; i < n && i < maxTries; i++ {
 		ep := p.endpoints[(p.start+uint64(i))%uint64(n)]
-		out := *req
-		u := *req.URL
-		u.Host = ep
-		out.URL = &u
+		// The ReverseProxy's outgoing request (with its own URL) is ours: the first try
+		// reuses it; a retry copies it, as the transport may still hold the failed one.
+		out := req
+		if i > 0 {
+			out = new(http.Request)
+			*out = *req
+			u := *req.URL
+			out.URL = &u
+		}
+		out.URL.Host = ep
 		if body != nil {
 			out.Body = body
 		}
 		p.upstream, p.tries = ep, i+1
 		began := time.Now()
 		var resp *http.Response
-		resp, err = b.transport.RoundTrip(&out)
+		resp, err = b.roundTrip(out)
 		p.latency = time.Since(began)
 		if err == nil {
 			return resp, nil

@@ -27,10 +27,17 @@ const DefaultCertificateName = "svclab Ingress Controller Fake Certificate"
 // whole set, so handshakes never see half an update.
 type Certificates struct {
 	def *tls.Certificate
-	set atomic.Pointer[map[string]*tls.Certificate] // by host pattern (exact or "*.suffix")
+	set atomic.Pointer[certSet]
 
 	mu    sync.Mutex
 	cache map[types.NamespacedName]parsedSecret // parsed key pairs by Secret, reused while resourceVersion holds
+}
+
+// certSet is what Update swaps in: certificates by host pattern (exact or "*.suffix"), and
+// the default certificate (the self-signed one unless a TLS entry without hosts replaces it).
+type certSet struct {
+	byHost map[string]*tls.Certificate
+	def    *tls.Certificate
 }
 
 type parsedSecret struct {
@@ -46,17 +53,18 @@ func NewCertificates() (*Certificates, error) {
 		return nil, fmt.Errorf("generate the default certificate: %w", err)
 	}
 	c := &Certificates{def: def, cache: map[types.NamespacedName]parsedSecret{}}
-	c.set.Store(&map[string]*tls.Certificate{})
+	c.set.Store(&certSet{byHost: map[string]*tls.Certificate{}, def: def})
 	return c, nil
 }
 
-// Default is the self-signed default certificate.
+// Default is the self-signed default certificate (see TLSFallback for its replacement).
 func (c *Certificates) Default() *tls.Certificate { return c.def }
 
 // GetCertificate is tls.Config.GetCertificate: the exact host's certificate, then the
 // wildcard's (one label), then the default.
 func (c *Certificates) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
-	m := *c.set.Load()
+	cs := c.set.Load()
+	m := cs.byHost
 	name := strings.ToLower(strings.TrimSuffix(hello.ServerName, "."))
 	if cert := m[name]; cert != nil {
 		return cert, nil
@@ -66,7 +74,7 @@ func (c *Certificates) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certific
 			return cert, nil
 		}
 	}
-	return c.def, nil
+	return cs.def, nil
 }
 
 // TLSConfig is the HTTPS listener's configuration: certificates by SNI, HTTP/2 and HTTP/1.1.
@@ -77,7 +85,8 @@ func (c *Certificates) TLSConfig() *tls.Config {
 // Update loads the certificates of the table's TLS hosts through secret (a lister lookup)
 // and swaps them in. It returns the hosts now served with their own certificate (for the
 // HTTP→HTTPS redirect) and a BadSecret Problem per host whose Secret is missing or invalid;
-// those hosts get the default certificate and the others keep theirs.
+// those hosts get the default certificate and the others keep theirs. The table's
+// TLSFallbacks then serve the hosts they cover and may replace the default certificate.
 func (c *Certificates) Update(t *Table, secret func(types.NamespacedName) (*corev1.Secret, bool)) (map[string]bool, []Problem) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -94,13 +103,60 @@ func (c *Certificates) Update(t *Table, secret func(types.NamespacedName) (*core
 		}
 		set[host], hosts[host] = cert, true
 	}
+	def := c.def
+	for _, fb := range t.TLSFallbacks() {
+		used[fb.Secret] = true
+		cert, err := c.load(fb.Secret, secret)
+		if err != nil {
+			if fb.NoHosts { // an entry with hosts reported its error above
+				problems = append(problems, Problem{Ingress: fb.Ingress, Reason: "BadSecret",
+					Message: fmt.Sprintf("tls entry without hosts (Secret %s) not used: %v", fb.Secret.Name, err)})
+			}
+			continue
+		}
+		served := false
+		for _, h := range fb.Hosts {
+			if set[h] == nil && covers(cert, h) {
+				set[h], hosts[h], served = cert, true, true
+			}
+		}
+		if fb.Default {
+			if def == c.def {
+				def, served = cert, true
+			} else if def != cert {
+				problems = append(problems, Problem{Ingress: fb.Ingress, Reason: "Conflict",
+					Message: fmt.Sprintf("tls entry without hosts (Secret %s) is not the default certificate: an older Ingress sets it", fb.Secret.Name)})
+				served = true
+			}
+		}
+		if fb.NoHosts && !served {
+			problems = append(problems, Problem{Ingress: fb.Ingress, Reason: "BadSecret",
+				Message: fmt.Sprintf("tls entry without hosts (Secret %s) not used: its certificate covers none of the Ingress's hosts; list them in spec.tls[].hosts", fb.Secret.Name)})
+		}
+	}
 	for k := range c.cache {
 		if !used[k] {
 			delete(c.cache, k)
 		}
 	}
-	c.set.Store(&set)
+	c.set.Store(&certSet{byHost: set, def: def})
 	return hosts, problems
+}
+
+// covers reports whether cert's names (SANs) cover the host pattern h; a wildcard rule host
+// "*.suffix" is covered by a certificate valid for any one-label name under suffix.
+func covers(cert *tls.Certificate, h string) bool {
+	leaf := cert.Leaf
+	if leaf == nil {
+		var err error
+		if leaf, err = x509.ParseCertificate(cert.Certificate[0]); err != nil {
+			return false
+		}
+	}
+	if suffix, ok := strings.CutPrefix(h, "*."); ok {
+		h = "svclab-wildcard-probe." + suffix
+	}
+	return leaf.VerifyHostname(h) == nil
 }
 
 func (c *Certificates) load(name types.NamespacedName, lookup func(types.NamespacedName) (*corev1.Secret, bool)) (*tls.Certificate, error) {

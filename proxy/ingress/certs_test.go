@@ -143,3 +143,76 @@ func TestParseSecretWrongType(t *testing.T) {
 		t.Errorf("err %v", err)
 	}
 }
+
+// TestCertificatesTLSWithoutHosts: a spec.tls entry without hosts serves the Ingress's hosts
+// its certificate covers (and they redirect to HTTPS), and on an Ingress with catch-all
+// rules becomes the default certificate; see TLSFallback.
+func TestCertificatesTLSWithoutHosts(t *testing.T) {
+	catch := ing("catch", 0, map[string][]string{"": {"Prefix / web:80"}, "a.example": {"Prefix / a:80"}, "b.example": {"Prefix / b:80"}})
+	catch.Spec.TLS = []networkingv1.IngressTLS{{SecretName: "a"}}
+	wild := ing("wild", 1, map[string][]string{"c.example": {"Prefix / c:80"}, "*.w.example": {"Prefix / w:80"}})
+	wild.Spec.TLS = []networkingv1.IngressTLS{{SecretName: "star"}}
+	listed := ing("listed", 2, map[string][]string{"a2.example": {"Prefix / a:80"}})
+	listed.Spec.TLS = []networkingv1.IngressTLS{{Hosts: []string{"b.example"}, SecretName: "b"}} // b.example listed: wins over "a"
+	later := ing("later", 3, nil)
+	later.Spec.DefaultBackend = &networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: "d", Port: networkingv1.ServiceBackendPort{Number: 80}}}
+	later.Spec.TLS = []networkingv1.IngressTLS{{SecretName: "other"}}
+	useless := ing("useless", 4, map[string][]string{"u.example": {"Prefix / u:80"}})
+	useless.Spec.TLS = []networkingv1.IngressTLS{{SecretName: "other"}}
+	tab := NewTable([]*networkingv1.Ingress{useless, later, listed, wild, catch})
+	store := secrets{"a": tlsSecret(t, "a", "a.example", "1"), "b": tlsSecret(t, "b", "b.example", "1"),
+		"star": tlsSecret(t, "star", "*.example", "1"), "other": tlsSecret(t, "other", "other.example", "1")}
+	// "star" is *.example: it covers c.example but not x.w.example (two labels).
+
+	certs, err := NewCertificates()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hosts, problems := certs.Update(tab, store.get)
+	if want := map[string]bool{"a.example": true, "b.example": true, "c.example": true}; !equalSets(hosts, want) {
+		t.Errorf("TLS hosts %v, want %v", hosts, want)
+	}
+	var msgs []string
+	for _, p := range problems {
+		msgs = append(msgs, p.Ingress.Name+" "+p.Reason+": "+p.Message)
+	}
+	want := []string{
+		"later Conflict: tls entry without hosts (Secret other) is not the default certificate: an older Ingress sets it",
+		"useless BadSecret: tls entry without hosts (Secret other) not used: its certificate covers none of the Ingress's hosts; list them in spec.tls[].hosts",
+	}
+	if strings.Join(msgs, "\n") != strings.Join(want, "\n") {
+		t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(msgs, "\n"), strings.Join(want, "\n"))
+	}
+	for name, cn := range map[string]string{
+		"a.example":     "a.example", // covered by catch's entry without hosts
+		"b.example":     "b.example", // listed by another Ingress
+		"c.example":     "*.example", // covered by wild's entry
+		"x.w.example":   "a.example", // not covered: the default, which catch's entry replaced
+		"a2.example":    "a.example",
+		"other.example": "a.example",
+		"":              "a.example",
+	} {
+		got, err := certs.GetCertificate(&tls.ClientHelloInfo{ServerName: name})
+		if err != nil || got.Leaf.Subject.CommonName != cn {
+			t.Errorf("SNI %q: %v %v, want %s", name, got.Leaf.Subject.CommonName, err, cn)
+		}
+	}
+
+	// Without the catch-all Ingress the self-signed certificate is the default again.
+	certs.Update(NewTable([]*networkingv1.Ingress{wild}), store.get)
+	if got, _ := certs.GetCertificate(&tls.ClientHelloInfo{ServerName: "other.example"}); got.Leaf.Subject.CommonName != DefaultCertificateName {
+		t.Errorf("default after the catch-all left: %s", got.Leaf.Subject.CommonName)
+	}
+}
+
+func equalSets(a, b map[string]bool) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k := range a {
+		if !b[k] {
+			return false
+		}
+	}
+	return true
+}

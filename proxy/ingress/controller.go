@@ -110,6 +110,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	h := NewHandler(eps, HandlerOptions{HTTPSPort: o.HTTPSPort, Metrics: NewMetrics(reg), AccessLog: o.AccessLog, Log: o.Log})
 	defer h.CloseIdleConnections()
+	defer o.AccessLog.Close() // after the servers' shutdown: the last lines are written
 
 	factory := informers.NewSharedInformerFactory(client, 0)
 	c := &controller{

@@ -2,10 +2,11 @@ package ingress
 
 import (
 	"context"
-	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -42,6 +43,7 @@ type Handler struct {
 	rr    sync.Map // Backend → *atomic.Uint64
 	proxy *httputil.ReverseProxy
 	tr    *http.Transport
+	fast  *upstream
 }
 
 // NewHandler returns a proxy over eps serving an empty table until SetTable.
@@ -61,12 +63,13 @@ func NewHandler(eps Endpoints, o HandlerOptions) *Handler {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	h := &Handler{eps: eps, opts: o, tr: newTransport(o.DialTimeout, o.UpstreamTimeout)}
+	h := &Handler{eps: eps, opts: o, tr: newTransport(o.DialTimeout, o.UpstreamTimeout), fast: newUpstream(o.DialTimeout, o.UpstreamTimeout)}
 	h.table.Store(NewTable(nil))
 	h.proxy = &httputil.ReverseProxy{
 		Rewrite:      h.rewrite,
-		Transport:    &balancer{transport: h.tr},
+		Transport:    &balancer{transport: h.tr, fast: h.fast},
 		ErrorHandler: h.proxyError,
+		BufferPool:   bufferPool{},
 		ErrorLog:     slog.NewLogLogger(o.Log.Handler(), slog.LevelDebug),
 	}
 	return h
@@ -83,28 +86,31 @@ func (h *Handler) Table() *Table { return h.table.Load() }
 func (h *Handler) SetTLSHosts(hosts map[string]bool) { h.tls.Store(&hosts) }
 
 // CloseIdleConnections closes the pooled upstream connections.
-func (h *Handler) CloseIdleConnections() { h.tr.CloseIdleConnections() }
+func (h *Handler) CloseIdleConnections() {
+	h.tr.CloseIdleConnections()
+	h.fast.CloseIdleConnections()
+}
 
-type requestIDKey struct{}
+// exchange is the per-request state, allocated once: the response recorder and the pick.
+type exchange struct {
+	rec  recorder
+	pick pick
+}
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	at := time.Now()
-	rec := &recorder{ResponseWriter: w}
-	id := r.Header.Get("X-Request-ID")
-	if id == "" {
-		id = newRequestID()
+	x := &exchange{rec: recorder{ResponseWriter: w}}
+	rec, p := &x.rec, &x.pick
+	p.id = r.Header.Get("X-Request-ID")
+	if p.id == "" {
+		p.id = newRequestID()
 	}
 	route, ok := h.table.Load().Match(r.Host, r.URL.Path)
-	p := &pick{}
 	defer func() {
 		if rec.status == 0 {
 			rec.status = http.StatusOK
 		}
-		ingress := ""
-		if ok {
-			ingress = route.Ingress.String()
-		}
-		h.opts.AccessLog.write(logEntry{r: r, at: at, status: rec.status, bytes: rec.bytes, upstream: p.upstream, latency: p.latency, id: id, ingress: ingress})
+		h.opts.AccessLog.write(logEntry{r: r, at: at, status: rec.status, bytes: rec.bytes, upstream: p.upstream, latency: p.latency, id: p.id, ingress: route.ingressName})
 		h.observe(route, ok, rec.status, p)
 	}()
 	switch {
@@ -121,7 +127,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(rec, "503 Service Temporarily Unavailable: no ready endpoints for "+route.Backend.String(), http.StatusServiceUnavailable)
 		return
 	}
-	if max := h.opts.MaxBodyBytes; max > 0 {
+	if max := h.opts.MaxBodyBytes; max > 0 && r.Body != nil && r.Body != http.NoBody {
 		if r.ContentLength > max {
 			http.Error(rec, "413 Request Entity Too Large", http.StatusRequestEntityTooLarge)
 			return
@@ -129,9 +135,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(rec, r.Body, max)
 	}
 	p.start = h.counter(route.Backend).Add(1) - 1
-	ctx := context.WithValue(r.Context(), pickKey{}, p)
-	ctx = context.WithValue(ctx, requestIDKey{}, id)
-	h.proxy.ServeHTTP(rec, r.WithContext(ctx))
+	h.proxy.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), pickKey{}, p)))
 }
 
 func (h *Handler) counter(b Backend) *atomic.Uint64 {
@@ -186,8 +190,8 @@ func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
 	pr.Out.URL.Host = "upstream"
 	pr.Out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"] // appended to, like nginx's $proxy_add_x_forwarded_for
 	pr.SetXForwarded()
-	if id, _ := pr.In.Context().Value(requestIDKey{}).(string); id != "" {
-		pr.Out.Header.Set("X-Request-ID", id)
+	if p, _ := pr.In.Context().Value(pickKey{}).(*pick); p != nil && p.id != "" {
+		pr.Out.Header["X-Request-Id"] = []string{p.id}
 	}
 }
 
@@ -216,18 +220,38 @@ func (h *Handler) observe(route Route, ok bool, status int, p *pick) {
 	if m == nil {
 		return
 	}
-	host, path, ns, ing, svc := "", "", "", "", ""
+	var l routeLabels
 	if ok {
-		host, path, ns, ing, svc = route.Host, route.Path, route.Ingress.Namespace, route.Ingress.Name, route.Backend.Service
+		l = routeLabels{route.Host, route.Path, route.Ingress.Namespace, route.Ingress.Name, route.Backend.Service}
 	}
-	m.requests.WithLabelValues(host, path, ns, ing, svc, strconv.Itoa(status)).Inc()
-	if p.upstream != "" {
-		m.upstream.WithLabelValues(ns, ing, svc).Observe(p.latency.Seconds())
-	}
+	m.route(l).observe(status, p.upstream != "", p.latency.Seconds())
 }
 
+// newRequestID is 32 random hex digits, as ingress-nginx's $req_id. It identifies a request
+// in logs, not a secret: the runtime's per-thread generator (math/rand/v2) is enough and
+// costs no system call, unlike crypto/rand.
 func newRequestID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	var raw [16]byte
+	binary.LittleEndian.PutUint64(raw[:8], rand.Uint64())
+	binary.LittleEndian.PutUint64(raw[8:], rand.Uint64())
+	var b [32]byte
+	hex.Encode(b[:], raw[:])
+	return string(b[:])
+}
+
+// copyBufferSize is the size of the buffers that copy response bodies.
+const copyBufferSize = 32 << 10
+
+var copyBuffers = sync.Pool{New: func() any { return new([copyBufferSize]byte) }}
+
+// bufferPool is the ReverseProxy's httputil.BufferPool: without one it allocates a 32 KiB
+// buffer per request. Buffers are pooled as array pointers, so Put allocates nothing.
+type bufferPool struct{}
+
+func (bufferPool) Get() []byte { return copyBuffers.Get().(*[copyBufferSize]byte)[:] }
+
+func (bufferPool) Put(b []byte) {
+	if len(b) == copyBufferSize {
+		copyBuffers.Put((*[copyBufferSize]byte)(b))
+	}
 }

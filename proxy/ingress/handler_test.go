@@ -97,7 +97,8 @@ func setup(t *testing.T, o HandlerOptions) (*Handler, *staticEndpoints, *httptes
 func TestProxyRoutingAndHeaders(t *testing.T) {
 	var log bytes.Buffer
 	reg := prometheus.NewRegistry()
-	_, eps, srv := setup(t, HandlerOptions{AccessLog: NewAccessLog(&log), Metrics: NewMetrics(reg)})
+	al := NewAccessLog(&log)
+	_, eps, srv := setup(t, HandlerOptions{AccessLog: al, Metrics: NewMetrics(reg)})
 	eps.set("default/app1:80", backend(t, "app1"))
 	eps.set("default/app2:http", backend(t, "app2"))
 	eps.set("default/bar:80", backend(t, "bar"))
@@ -117,6 +118,9 @@ func TestProxyRoutingAndHeaders(t *testing.T) {
 		if status != tc.status || !strings.HasPrefix(body, tc.prefix) {
 			t.Errorf("%s%s: %d %q, want %d %q…", tc.host, tc.path, status, body, tc.status, tc.prefix)
 		}
+	}
+	if err := al.Flush(); err != nil {
+		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(log.String()), "\n")
 	if len(lines) != 5 || !strings.Contains(lines[0], `"GET /app1/x HTTP/1.1" 200 `) || !strings.Contains(lines[0], "ingress=default/fanout") ||

@@ -2,6 +2,7 @@ package ingress
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -33,6 +34,8 @@ type Route struct {
 	Exact   bool
 	Backend Backend
 	Ingress types.NamespacedName // the Ingress that defined the rule
+
+	ingressName string // Ingress.String(), computed once for the access log
 }
 
 // Problem is something wrong with an Ingress that the controller reports as an Event on it:
@@ -57,6 +60,7 @@ type Table struct {
 	catchAll *hostRules
 	def      *Route
 	tls      map[string]TLSHost // by host pattern (exact or "*.suffix")
+	fallback []TLSFallback      // in Ingress order
 	Problems []Problem
 }
 
@@ -65,6 +69,22 @@ type Table struct {
 type TLSHost struct {
 	Secret  types.NamespacedName
 	Ingress types.NamespacedName
+}
+
+// TLSFallback is a spec.tls entry offered to the hosts that no spec.tls entry lists, as
+// ingress-nginx does: for each rule host of the entry's Ingress that has no TLS entry of its
+// own, the certificate serves the host when it covers the name (its SANs match), and the
+// host is then redirected to HTTPS like a listed one. An entry without hosts (the API's
+// "defaults to the wildcard host setting of the controller") whose Ingress has catch-all
+// rules or a defaultBackend also becomes the controller's default certificate, served to SNI
+// names without a certificate of their own and to clients that send no SNI; the first such
+// Ingress in table order wins. The catch-all is not redirected to HTTPS.
+type TLSFallback struct {
+	Secret  types.NamespacedName
+	Ingress types.NamespacedName
+	Hosts   []string // the Ingress's rule hosts (lower-case, exact or "*.suffix") no spec.tls entry lists
+	NoHosts bool     // the entry lists no hosts
+	Default bool     // NoHosts, and the Ingress has catch-all rules or a defaultBackend
 }
 
 // NewTable merges the Ingresses (already filtered by class) into one table. Ingresses are
@@ -92,6 +112,9 @@ func NewTable(ings []*networkingv1.Ingress) *Table {
 	for _, ing := range sorted {
 		t.add(ing)
 	}
+	for _, ing := range sorted {
+		t.addFallbacks(ing)
+	}
 	for _, group := range t.groups() {
 		sort.SliceStable(group.prefix, func(i, j int) bool { return len(group.prefix[i].Path) > len(group.prefix[j].Path) })
 	}
@@ -116,7 +139,7 @@ func (t *Table) add(ing *networkingv1.Ingress) {
 			if t.def != nil {
 				t.problem(id, "Conflict", fmt.Sprintf("defaultBackend ignored: Ingress %s defines the default backend", t.def.Ingress))
 			} else {
-				t.def = &Route{Backend: b, Ingress: id}
+				t.def = &Route{Backend: b, Ingress: id, ingressName: id.String()}
 			}
 		}
 	}
@@ -136,7 +159,7 @@ func (t *Table) add(ing *networkingv1.Ingress) {
 				path = "/"
 			}
 			exact := p.PathType != nil && *p.PathType == networkingv1.PathTypeExact
-			r := Route{Host: host, Path: path, Exact: exact, Backend: b, Ingress: id}
+			r := Route{Host: host, Path: path, Exact: exact, Backend: b, Ingress: id, ingressName: id.String()}
 			if exact {
 				if prev, dup := group.exact[path]; dup {
 					t.conflict(id, prev, r)
@@ -165,6 +188,37 @@ func (t *Table) add(ing *networkingv1.Ingress) {
 			}
 			t.tls[h] = ref
 		}
+	}
+}
+
+// addFallbacks records the TLSFallbacks of ing once every listed TLS host is known.
+func (t *Table) addFallbacks(ing *networkingv1.Ingress) {
+	if len(ing.Spec.TLS) == 0 {
+		return
+	}
+	id := types.NamespacedName{Namespace: ing.Namespace, Name: ing.Name}
+	var hosts []string
+	catchAll := ing.Spec.DefaultBackend != nil
+	for _, rule := range ing.Spec.Rules {
+		h := strings.ToLower(rule.Host)
+		if h == "" {
+			catchAll = true
+			continue
+		}
+		if _, listed := t.tls[h]; !listed && !slices.Contains(hosts, h) {
+			hosts = append(hosts, h)
+		}
+	}
+	for _, tl := range ing.Spec.TLS {
+		if tl.SecretName == "" {
+			continue
+		}
+		noHosts := len(tl.Hosts) == 0
+		if !noHosts && len(hosts) == 0 {
+			continue
+		}
+		t.fallback = append(t.fallback, TLSFallback{Secret: types.NamespacedName{Namespace: ing.Namespace, Name: tl.SecretName},
+			Ingress: id, Hosts: hosts, NoHosts: noHosts, Default: noHosts && catchAll})
 	}
 }
 
@@ -252,6 +306,10 @@ func (g *hostRules) match(path string) (Route, bool) {
 
 // TLS returns the spec.tls hosts (exact or "*.suffix", lower-case) of the table's Ingresses.
 func (t *Table) TLS() map[string]TLSHost { return t.tls }
+
+// TLSFallbacks are the spec.tls entries offered to hosts that no entry lists, and the
+// entries without hosts, in Ingress order.
+func (t *Table) TLSFallbacks() []TLSFallback { return t.fallback }
 
 // CanonicalHost lower-cases a Host header and strips its port and trailing dot.
 func CanonicalHost(host string) string {

@@ -11,6 +11,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	discoverylisters "k8s.io/client-go/listers/discovery/v1"
@@ -38,6 +39,9 @@ type controller struct {
 	nodes     corelisters.NodeLister
 
 	reported map[string]bool // problems already sent as Events (only sync touches it)
+	// served are the Ingresses that were ours at the last sync (only sync touches it), so
+	// that one which leaves the class gets the status we wrote cleared.
+	served map[types.NamespacedName]bool
 }
 
 // sync rebuilds everything and swaps it in: endpoints first, then certificates, then the
@@ -50,12 +54,19 @@ func (c *controller) sync(ctx context.Context) {
 		return
 	}
 	classes, _ := c.classes.List(labels.Everything())
-	var ours []*networkingv1.Ingress
+	var ours, left []*networkingv1.Ingress
+	served := map[types.NamespacedName]bool{}
 	for _, ing := range all {
-		if ing.DeletionTimestamp == nil && Ours(ing, c.class, classes) {
+		id := types.NamespacedName{Namespace: ing.Namespace, Name: ing.Name}
+		switch {
+		case ing.DeletionTimestamp == nil && Ours(ing, c.class, classes):
 			ours = append(ours, ing)
+			served[id] = true
+		case c.served[id] && ing.DeletionTimestamp == nil:
+			left = append(left, ing)
 		}
 	}
+	c.served = served
 	table := NewTable(ours)
 	m := map[Backend][]string{}
 	for _, b := range table.Backends() {
@@ -74,7 +85,9 @@ func (c *controller) sync(ctx context.Context) {
 	c.handler.SetTable(table)
 	c.log.Debug("Synced", "ingresses", len(ours), "backends", len(m), "tlsHosts", len(hosts))
 	c.report(append(table.Problems, problems...))
-	c.updateStatus(ctx, ours)
+	want := c.addresses()
+	c.updateStatus(ctx, ours, want)
+	c.clearStatus(ctx, left, want)
 }
 
 // report records each new problem as a Warning Event on its Ingress, once while it lasts.
@@ -123,8 +136,7 @@ func (c *controller) addresses() []networkingv1.IngressLoadBalancerIngress {
 }
 
 // updateStatus writes status.loadBalancer.ingress of our Ingresses where it differs.
-func (c *controller) updateStatus(ctx context.Context, ours []*networkingv1.Ingress) {
-	want := c.addresses()
+func (c *controller) updateStatus(ctx context.Context, ours []*networkingv1.Ingress, want []networkingv1.IngressLoadBalancerIngress) {
 	for _, ing := range ours {
 		if reflect.DeepEqual(ing.Status.LoadBalancer.Ingress, want) || (len(want) == 0 && len(ing.Status.LoadBalancer.Ingress) == 0) {
 			continue
@@ -136,5 +148,28 @@ func (c *controller) updateStatus(ctx context.Context, ours []*networkingv1.Ingr
 			// triggers another sync.
 			c.log.Info("Update Ingress status", "ingress", u.Namespace+"/"+u.Name, "err", err)
 		}
+	}
+}
+
+// clearStatus empties status.loadBalancer.ingress of Ingresses that left our class (their
+// ingressClassName or annotation now names another controller's class, or our IngressClass
+// stopped being the default for a classless one): the address we wrote no longer serves
+// them, and the controller now responsible writes its own. Only Ingresses served since this
+// process started are cleared, and only while their status is still the addresses we write
+// (want), so another controller's status is never touched; a status update that fails is
+// retried on the next sync.
+func (c *controller) clearStatus(ctx context.Context, left []*networkingv1.Ingress, want []networkingv1.IngressLoadBalancerIngress) {
+	for _, ing := range left {
+		if len(ing.Status.LoadBalancer.Ingress) == 0 || !reflect.DeepEqual(ing.Status.LoadBalancer.Ingress, want) {
+			continue
+		}
+		u := ing.DeepCopy()
+		u.Status.LoadBalancer.Ingress = nil
+		if _, err := c.client.NetworkingV1().Ingresses(u.Namespace).UpdateStatus(ctx, u, metav1.UpdateOptions{}); err != nil {
+			c.log.Info("Clear Ingress status", "ingress", u.Namespace+"/"+u.Name, "err", err)
+			c.served[types.NamespacedName{Namespace: u.Namespace, Name: u.Name}] = true // try again next sync
+			continue
+		}
+		c.log.Info("Ingress left the class: status cleared", "ingress", u.Namespace+"/"+u.Name)
 	}
 }
