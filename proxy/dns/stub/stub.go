@@ -74,14 +74,14 @@ type Answer struct {
 var ErrNoServer = errors.New("no nameserver answered")
 
 // Query asks for name and qtype, through the search list when search is set. It returns
-// the first answer with records; when none has any, the last response (NXDOMAIN or
-// NODATA), as libc reports the failure of the whole list.
+// the first answer with records; when none has any, the first NODATA response, else the
+// last one (NXDOMAIN), as libc reports the failure of the whole list.
 func (r *Resolver) Query(ctx context.Context, name string, qtype uint16, search bool) (*Answer, error) {
 	names := []string{dns.Fqdn(name)}
 	if search {
 		names = r.Names(name)
 	}
-	var last *Answer
+	var last, nodata *Answer
 	var errs []error
 	for _, n := range names {
 		a, err := r.Exchange(ctx, n, qtype)
@@ -92,7 +92,15 @@ func (r *Resolver) Query(ctx context.Context, name string, qtype uint16, search 
 		if a.Msg.Rcode == dns.RcodeSuccess && len(a.Msg.Answer) > 0 {
 			return a, nil
 		}
+		if a.Msg.Rcode == dns.RcodeSuccess && nodata == nil {
+			nodata = a // the name exists, without records of this type
+		}
 		last = a
+	}
+	// Like glibc's res_search: a name that exists without records of the type (NODATA)
+	// outranks the NXDOMAIN of the other search-list candidates.
+	if nodata != nil {
+		return nodata, nil
 	}
 	if last != nil {
 		return last, nil

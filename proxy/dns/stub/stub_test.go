@@ -62,6 +62,9 @@ func TestQuerySearchList(t *testing.T) {
 		asked = append(asked, name)
 		switch name {
 		case "web.default.svc.cluster.local.", "www.example.":
+			if q.Question[0].Qtype != dns.TypeA {
+				break // NODATA
+			}
 			m.Answer = append(m.Answer, &dns.A{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 5}, A: net.IPv4(10, 96, 0, 20)})
 		default:
 			m.Rcode = dns.RcodeNameError
@@ -86,6 +89,13 @@ func TestQuerySearchList(t *testing.T) {
 		if a.Name != tt.wantAnswer || strings.Join(asked, " ") != tt.wantAsked {
 			t.Errorf("%s: answered by %s after %v", tt.name, a.Name, asked)
 		}
+	}
+	// A name that exists without records of the type asked (NODATA) is the answer, not
+	// the NXDOMAIN of the candidates after it: a CNAME query for a Service name.
+	asked = nil
+	a, err := r.Query(context.Background(), "web", dns.TypeCNAME, true)
+	if err != nil || a.Name != "web.default.svc.cluster.local." || a.Msg.Rcode != dns.RcodeSuccess || len(a.Msg.Answer) != 0 {
+		t.Errorf("CNAME web: %v, %+v", err, a)
 	}
 	addrs, err := r.LookupHost(context.Background(), "web")
 	if err != nil || len(addrs) != 1 || addrs[0].String() != "10.96.0.20" {

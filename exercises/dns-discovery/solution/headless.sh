@@ -1,0 +1,1 @@
+kubectl -n ex-dns-discovery apply -f solution/web-headless.yaml
