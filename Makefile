@@ -12,7 +12,8 @@ export CGO_ENABLED := 0
 
 build: $(BIN)
 
-$(BIN): $(shell find . -name '*.go' -not -path './bin/*') go.mod go.sum
+# The binary embeds the exercises and the web UI's assets: they are inputs too.
+$(BIN): $(shell find . -name '*.go' -not -path './bin/*') $(shell find exercises web/static -type f) go.mod go.sum
 	$(GO) build $(GOFLAGS_BUILD) -o $(BIN) ./cmd/svclab
 
 # deps installs the host packages the lab and its tests use (Debian/Ubuntu), when missing.
