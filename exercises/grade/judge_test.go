@@ -2,6 +2,7 @@ package grade
 
 import (
 	"net/netip"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -135,5 +136,19 @@ func TestCombine(t *testing.T) {
 		if got := combine(tc.in); got != tc.want {
 			t.Errorf("%v = %s, want %s", tc.in, got, tc.want)
 		}
+	}
+}
+
+func TestCommandEnvNamesThisBinarySvclab(t *testing.T) {
+	cmd := exec.Command("bash", "-c", "svclab")
+	cmd.Env = commandEnv("/bin/echo", "lab", "/k")
+	out, err := cmd.CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "" {
+		t.Fatalf("svclab in a check command: %v %q", err, out)
+	}
+	cmd = exec.Command("bash", "-c", "svclab hello; echo $KUBECONFIG $SVCLAB_NAME")
+	cmd.Env = commandEnv("/bin/echo", "lab", "/k")
+	if out, err := cmd.CombinedOutput(); err != nil || string(out) != "hello\n/k lab\n" {
+		t.Fatalf("svclab hello: %v %q", err, out)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -64,6 +65,11 @@ func commandEnv(self, lab, kubeconfig string) []string {
 	env = append(env, "KUBECONFIG="+kubeconfig, "PATH="+path)
 	if lab != "" {
 		env = append(env, "SVCLAB_NAME="+lab)
+	}
+	if filepath.Base(self) != "svclab" {
+		// A binary under another name (a test build): `svclab` in bash commands still
+		// means this one, through an exported bash function.
+		env = append(env, "BASH_FUNC_svclab%%=() {  "+strconv.Quote(self)+` "$@"`+"\n}")
 	}
 	return env
 }

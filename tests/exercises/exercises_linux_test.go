@@ -56,13 +56,15 @@ type labCLI struct {
 	t    *testing.T
 	bin  string
 	name string
+	// pathDir holds a `svclab` link to bin: solutions call it by that name.
+	pathDir string
 }
 
 func (l *labCLI) env() []string {
 	return append(os.Environ(),
 		"KUBECONFIG="+filepath.Join("/run/svclab", l.name, "kubeconfig"),
 		"SVCLAB_NAME="+l.name,
-		"PATH="+filepath.Dir(l.bin)+":"+os.Getenv("PATH"))
+		"PATH="+l.pathDir+":"+os.Getenv("PATH"))
 }
 
 // run runs a command with the lab's environment and returns its output and exit code.
@@ -93,8 +95,12 @@ func startLab(t *testing.T) *labCLI {
 	if s := os.Getenv("SVCLAB_EXERCISES_SLOT"); s != "" {
 		slot, _ = strconv.Atoi(s)
 	}
-	l := &labCLI{t: t, bin: binary(t), name: fmt.Sprintf("svcex%d", slot)}
+	l := &labCLI{t: t, bin: binary(t), name: fmt.Sprintf("svcex%d", slot), pathDir: t.TempDir()}
+	if err := os.Symlink(l.bin, filepath.Join(l.pathDir, "svclab")); err != nil {
+		t.Fatal(err)
+	}
 	_, _ = l.svclab("down", "--name", l.name)
+	before := privtest.HostSnapshot(t)
 	out, code := l.svclab("up", "--detach", "--name", l.name,
 		"--node-cidr", fmt.Sprintf("172.29.%d.0/24", 10+2*slot),
 		"--lb-cidr", fmt.Sprintf("172.29.%d.0/24", 11+2*slot),
@@ -104,6 +110,10 @@ func startLab(t *testing.T) *labCLI {
 	t.Cleanup(func() {
 		if out, code := l.svclab("down", "--name", l.name); code != 0 {
 			t.Errorf("svclab down: exit %d\n%s", code, out)
+		}
+		// Whatever the exercises started (external apps, kubectl proxy) is gone with the lab.
+		if after := privtest.HostSnapshot(t); after != before {
+			t.Errorf("the host changed (the exercises, then svclab down):\n%s", privtest.Diff(before, after))
 		}
 	})
 	if code != 0 {
