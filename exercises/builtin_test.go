@@ -1,6 +1,7 @@
 package exercises
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -31,6 +32,21 @@ func TestBuiltinCatalogue(t *testing.T) {
 		}
 		if checks == 0 {
 			t.Errorf("%s: no checks", e.ID)
+		}
+	}
+}
+
+// TestBuiltinCoverage names the course's topics and the exercise that teaches each.
+func TestBuiltinCoverage(t *testing.T) {
+	c, err := Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"clusterip", "nodeport", "loadbalancer", "externalname", "without-selector", "kubectl-proxy",
+		"dns-discovery", "proxy-modes", "update-pattern", "readiness", "traffic-policies", "ingress", "service-mesh"}
+	for _, id := range want {
+		if !slices.Contains(c.IDs(), id) {
+			t.Errorf("no built-in exercise %q", id)
 		}
 	}
 }

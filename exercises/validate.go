@@ -200,7 +200,7 @@ func TemplatedFields(c *Check) []*string {
 	case c.Trace != nil:
 		f = append(f, &c.Trace.Node, &c.Trace.From, &c.Trace.To, &c.Trace.Expect.EndpointsOf, &c.Trace.Expect.StepContains)
 	case c.Command != nil:
-		f = append(f, (*string)(&c.Command.On))
+		f = append(f, (*string)(&c.Command.On), &c.Command.Run, &c.Command.Expect.OutputContains)
 	}
 	return f
 }

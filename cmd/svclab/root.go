@@ -27,6 +27,7 @@ func newRootCmd() *cobra.Command {
 	cmd.AddCommand(newStatusCmd(), newKubeconfigCmd(), newKubectlCmd(), newNodeCmd())
 	cmd.AddCommand(newDNSCmd(), newDigCmd(), newCurlCmd(), newExternalCmd(), newIngressCmd())
 	cmd.AddCommand(newGradeCmd(), newExercisesCmd(), newProbeCmd(), newWebCmd(func() *slog.Logger { return newLogger(verbose) }))
+	cmd.AddCommand(newSidecarCmd())
 	cmd.AddCommand(newPodAgentCmd(), newKubeProxyCmd(), newTraceCmd(), newImageCmd(func() *slog.Logger { return newLogger(verbose) }))
 	return cmd
 }

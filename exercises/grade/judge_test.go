@@ -152,3 +152,10 @@ func TestCommandEnvNamesThisBinarySvclab(t *testing.T) {
 		t.Fatalf("svclab hello: %v %q", err, out)
 	}
 }
+
+func TestJudgeCommandTrimsTrailingNewlines(t *testing.T) {
+	c := &exercises.CommandCheck{Run: "x", Expect: exercises.CommandExpect{OutputMatches: `^4$`}}
+	if r := judgeCommand("host", c, Output{Stdout: []byte("4\n")}); r.Status != Pass {
+		t.Fatal(r.Message)
+	}
+}

@@ -104,7 +104,8 @@ func judgeCommand(where string, c *exercises.CommandCheck, out Output) CheckResu
 	if c.Expect.ExitCode != nil {
 		want = *c.Expect.ExitCode
 	}
-	text := string(out.Stdout) + string(out.Stderr)
+	// Trailing newlines are not part of what a command says: '^4$' matches "4\n".
+	text := strings.TrimRight(string(out.Stdout)+string(out.Stderr), "\n")
 	saw := fmt.Sprintf("`%s` on %s exited %d", c.Run, where, out.ExitCode)
 	if out.ExitCode != want {
 		return failed("%s, want %d: %s", saw, want, clip(text))

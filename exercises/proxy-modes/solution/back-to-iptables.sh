@@ -1,0 +1,2 @@
+source solution/set-mode
+set_mode iptables
