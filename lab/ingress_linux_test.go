@@ -121,10 +121,21 @@ func TestPrivilegedIngress(t *testing.T) {
 		}
 		done <- failures
 	}()
+	podsBefore, _ := exec.Command(kubectl, "--kubeconfig", l.Paths().Kubeconfig(), "get", "pods", "-l", "app=app1", "-o", "wide").CombinedOutput()
 	time.Sleep(500 * time.Millisecond)
 	must("scale", "deployment", "app1", "--replicas=1")
 	if failures := <-done; len(failures) > 0 {
-		t.Errorf("%d of 150 requests failed while app1 scaled down: %v", len(failures), failures)
+		podsAfter, _ := exec.Command(kubectl, "--kubeconfig", l.Paths().Kubeconfig(), "get", "pods", "-l", "app=app1", "-o", "wide").CombinedOutput()
+		podsBefore = append(podsBefore, append([]byte("after:\n"), podsAfter...)...)
+		// The controller's lines about this: anything but a quick 200.
+		logs, _ := exec.Command(kubectl, "--kubeconfig", l.Paths().Kubeconfig(), "-n", IngressNamespace, "logs", "--tail=1000", "deployment/ingress-svclab-controller").CombinedOutput()
+		var unusual []string
+		for _, line := range strings.Split(string(logs), "\n") {
+			if line != "" && !(strings.Contains(line, `HTTP/1.1" 200 `) && strings.Contains(line, "upstream_time=0.0")) {
+				unusual = append(unusual, line)
+			}
+		}
+		t.Errorf("%d of 150 requests failed while app1 scaled down: %v\napp1's pods before:\n%s\nthe ingress controller's unusual log lines:\n%s", len(failures), failures, podsBefore, strings.Join(unusual, "\n"))
 	}
 
 	// TLS: the secure host's own certificate by SNI, the default one for other names.

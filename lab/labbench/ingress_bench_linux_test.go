@@ -9,24 +9,30 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/svclab/svclab/lab"
 	"github.com/svclab/svclab/lab/privtest"
 )
 
 // BenchmarkIngress measures HTTP through the lab's ingress controller (keep-alive clients,
 // three backend pods) against the same load sent straight to one backend pod, and through
 // Debian's nginx as a reverse proxy over the same pods (when nginx is installed), in the
-// same run.
+// same run: nginx once on the host and once inside the controller pod's network namespace
+// (same network path as the pod IP row). The nginx configuration is an ordinary reverse
+// proxy (one worker as the controller has one P, upstream keepalive, no access log); the
+// targets are loaded in interleaved rounds and each one's median round is reported.
 func BenchmarkIngress(b *testing.B) {
 	privtest.Require(b, "ip", "iptables-restore", "kubectl")
 	bin := binary(b)
@@ -77,61 +83,94 @@ func BenchmarkIngress(b *testing.B) {
 	if err != nil {
 		b.Fatal("the ingress never routed bench.local")
 	}
-	const clients, perClient = 4, 500
-	var ng *load // nginx's, when it ran
-	direct, err := httpLoad(ctx, podIPs[0]+":80", "bench.local", clients, perClient)
-	if err != nil {
-		b.Fatal(err)
+	// The targets: one backend pod straight, the ingress through the NodePort and through
+	// its pod IP (no DNAT hop), Debian's nginx on the host (reached over loopback) and nginx
+	// inside the ingress controller pod's network namespace, reached over exactly the path
+	// of the pod IP row, so that ratio compares the proxies alone.
+	targets := []target{{name: "direct", addr: podIPs[0] + ":80"}, {name: "ingress", addr: ingressAddr}}
+	ipod := ingressPod(ctx, client)
+	if ipod != nil {
+		targets = append(targets, target{name: "pod", addr: ipod.Status.PodIP + ":80"})
 	}
-	via, err := httpLoad(ctx, ingressAddr, "bench.local", clients, perClient)
-	if err != nil {
-		b.Fatal(err)
+	if addr, stop, err := startNginx(b, podIPs, "127.0.0.1:0", ""); err != nil {
+		b.Logf("nginx comparison skipped: %v", err)
+	} else {
+		defer stop()
+		targets = append(targets, target{name: "nginx", addr: addr})
 	}
+	if ipod != nil {
+		if addr, stop, err := startNginx(b, podIPs, ipod.Status.PodIP+":8081", lab.PodNetNSPath(labName, ipod)); err != nil {
+			b.Logf("nginx in the controller pod skipped: %v", err)
+		} else {
+			defer stop()
+			targets = append(targets, target{name: "nginx-pod", addr: addr})
+		}
+	}
+	// Rounds over all targets in turn, each target's median round reported: the host is
+	// shared, and a load burst elsewhere then hits one round of every target instead of
+	// all of one target's requests.
+	const clients, perClient, rounds = 4, 500, 3
+	for r := 0; r < rounds; r++ {
+		for i := range targets {
+			l, err := httpLoad(ctx, targets[i].addr, "bench.local", clients, perClient)
+			if err != nil {
+				b.Fatal(err)
+			}
+			targets[i].loads = append(targets[i].loads, l)
+		}
+	}
+	res := map[string]load{}
+	for _, t := range targets {
+		res[t.name] = t.median()
+	}
+	direct, via := res["direct"], res["ingress"]
 	b.ReportMetric(via.qps, "req/s")
 	b.ReportMetric(via.p50, "p50-ms")
 	b.ReportMetric(via.p99, "p99-ms")
 	b.ReportMetric(direct.qps, "direct-req/s")
 	b.ReportMetric(via.qps/direct.qps, "x-vs-direct")
-	// The same through the controller's pod IP, without the NodePort's DNAT hop: nginx
-	// below is reached straight too, so this is the like-for-like proxy comparison.
-	if ip := ingressPodIP(ctx, client); ip != "" {
-		pod, err := httpLoad(ctx, ip+":80", "bench.local", clients, perClient)
-		if err != nil {
-			b.Fatal(err)
-		}
+	pod, okPod := res["pod"]
+	if okPod {
 		b.ReportMetric(pod.qps, "pod-req/s")
-		defer func() {
-			if ng != nil {
-				b.ReportMetric(pod.qps/ng.qps, "x-vs-nginx-pod")
-			}
-		}()
 	}
-	if addr, stop, err := startNginx(b, podIPs); err != nil {
-		b.Logf("nginx comparison skipped: %v", err)
-	} else {
-		defer stop()
-		l, err := httpLoad(ctx, addr, "bench.local", clients, perClient)
-		if err != nil {
-			b.Fatal(err)
-		}
-		ng = &l
+	if ng, ok := res["nginx"]; ok {
 		b.ReportMetric(ng.qps, "nginx-req/s")
 		b.ReportMetric(via.qps/ng.qps, "x-vs-nginx")
+		if okPod {
+			b.ReportMetric(pod.qps/ng.qps, "x-vs-nginx-pod")
+		}
+	}
+	if ng, ok := res["nginx-pod"]; ok && okPod {
+		b.ReportMetric(ng.qps, "nginx-pod-req/s")
+		b.ReportMetric(pod.qps/ng.qps, "x-vs-nginx-same-netns")
 	}
 }
 
-// ingressPodIP is the IP of a ready ingress controller pod, or "".
-func ingressPodIP(ctx context.Context, client kubernetes.Interface) string {
+// target is an address the benchmark loads, with its rounds' results.
+type target struct {
+	name, addr string
+	loads      []load
+}
+
+// median is the round with the median requests per second.
+func (t target) median() load {
+	ls := slices.Clone(t.loads)
+	sort.Slice(ls, func(i, j int) bool { return ls[i].qps < ls[j].qps })
+	return ls[len(ls)/2]
+}
+
+// ingressPod is a ready ingress controller pod, or nil.
+func ingressPod(ctx context.Context, client kubernetes.Interface) *corev1.Pod {
 	pods, err := client.CoreV1().Pods("ingress-svclab").List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=ingress-svclab"})
 	if err != nil {
-		return ""
+		return nil
 	}
 	for i := range pods.Items {
-		if podReady(&pods.Items[i]) {
-			return pods.Items[i].Status.PodIP
+		if podReady(&pods.Items[i]) && pods.Items[i].Status.PodIP != "" {
+			return &pods.Items[i]
 		}
 	}
-	return ""
+	return nil
 }
 
 // httpLoad runs clients keep-alive clients of n sequential GETs each.
@@ -181,19 +220,22 @@ func httpLoad(ctx context.Context, addr, host string, clients, n int) (load, err
 	return load{qps: float64(len(lat)) / total.Seconds(), p50: lat[len(lat)/2], p99: lat[len(lat)*99/100]}, nil
 }
 
-// startNginx runs Debian's nginx on a free loopback port as a keep-alive reverse proxy over
-// the backend pods.
-func startNginx(b *testing.B, backends []string) (string, func(), error) {
+// startNginx runs Debian's nginx as a keep-alive reverse proxy over the backend pods,
+// listening on addr (port 0: a free loopback port), inside the network namespace at nsPath
+// when it is not empty.
+func startNginx(b *testing.B, backends []string, addr, nsPath string) (string, func(), error) {
 	nginx, err := exec.LookPath("nginx")
 	if err != nil {
 		return "", nil, fmt.Errorf("nginx is not installed (apt-get install nginx-light)")
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
+	if strings.HasSuffix(addr, ":0") {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return "", nil, err
+		}
+		addr = ln.Addr().String()
+		ln.Close()
 	}
-	addr := ln.Addr().String()
-	ln.Close()
 	dir := b.TempDir()
 	var ups strings.Builder
 	for _, ip := range backends {
@@ -226,6 +268,9 @@ http {
 		return "", nil, err
 	}
 	cmd := exec.Command(nginx, "-c", filepath.Join(dir, "nginx.conf"), "-p", dir)
+	if nsPath != "" {
+		cmd = exec.Command("nsenter", "--net="+nsPath, nginx, "-c", filepath.Join(dir, "nginx.conf"), "-p", dir)
+	}
 	if err := cmd.Start(); err != nil {
 		return "", nil, err
 	}

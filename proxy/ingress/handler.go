@@ -135,6 +135,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(rec, r.Body, max)
 	}
 	p.start = h.counter(route.Backend).Add(1) - 1
+	if h.fastPath(r) {
+		h.serveFast(rec, r, p, at)
+		return
+	}
 	h.proxy.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), pickKey{}, p)))
 }
 

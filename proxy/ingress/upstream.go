@@ -20,7 +20,8 @@ import (
 // back, three goroutine switches per request that cost about as much as the proxying itself
 // on a busy node. With no body to send, the request can be written whole before the
 // response is read, and resent on a fresh connection when a pooled one turns out to be
-// closed by the backend (the methods are idempotent).
+// closed by the backend (the methods are idempotent). The handler's fast path (serveFast)
+// calls do directly, with a forward that writes the request from the client's.
 type upstream struct {
 	dial          func(ctx context.Context, network, addr string) (net.Conn, error)
 	headerTimeout time.Duration // until the response headers; 0: none
@@ -29,6 +30,7 @@ type upstream struct {
 
 	mu   sync.Mutex
 	idle map[string][]*upConn // by endpoint, most recently used last
+	gen  uint64               // CloseIdleConnections count: older connections are not pooled again
 }
 
 func newUpstream(dialTimeout, headerTimeout time.Duration) *upstream {
@@ -84,20 +86,21 @@ type upConn struct {
 	br    *bufio.Reader
 	bw    *bufio.Writer
 	since time.Time // idle since
+	gen   uint64    // the upstream's gen when the connection was handed out
 }
 
 func (c *upConn) close() { _ = c.conn.Close() }
 
 // get returns a pooled connection to addr (reused) or a new one.
-func (u *upstream) get(ctx context.Context, addr string, fresh bool) (*upConn, bool, error) {
+func (u *upstream) get(ctx context.Context, addr string, fresh bool, now time.Time) (*upConn, bool, error) {
 	if !fresh {
-		now := time.Now()
 		u.mu.Lock()
 		for list := u.idle[addr]; len(list) > 0; list = u.idle[addr] {
 			c := list[len(list)-1]
 			list[len(list)-1] = nil
 			u.idle[addr] = list[:len(list)-1]
 			if now.Sub(c.since) < u.idleTimeout {
+				c.gen = u.gen
 				u.mu.Unlock()
 				return c, true, nil
 			}
@@ -105,19 +108,22 @@ func (u *upstream) get(ctx context.Context, addr string, fresh bool) (*upConn, b
 		}
 		u.mu.Unlock()
 	}
+	u.mu.Lock()
+	gen := u.gen
+	u.mu.Unlock()
 	conn, err := u.dial(ctx, "tcp", addr)
 	if err != nil {
 		return nil, false, err
 	}
 	lr := &limitedConn{Conn: conn, left: -1}
-	return &upConn{u: u, addr: addr, conn: conn, lr: lr, br: bufio.NewReaderSize(lr, 4096), bw: bufio.NewWriterSize(conn, 4096)}, false, nil
+	return &upConn{u: u, addr: addr, conn: conn, lr: lr, br: bufio.NewReaderSize(lr, 4096), bw: bufio.NewWriterSize(conn, 4096), gen: gen}, false, nil
 }
 
-// put pools c for the next request to its endpoint.
+// put pools c for the next request to its endpoint, unless CloseIdleConnections ran while
+// c was in use (its endpoint may have left: a pod that is gone never resets the connection).
 func (u *upstream) put(c *upConn) {
-	c.since = time.Now()
 	u.mu.Lock()
-	if list := u.idle[c.addr]; len(list) < u.maxIdle {
+	if list := u.idle[c.addr]; len(list) < u.maxIdle && c.gen == u.gen {
 		u.idle[c.addr] = append(list, c)
 		u.mu.Unlock()
 		return
@@ -131,6 +137,7 @@ func (u *upstream) CloseIdleConnections() {
 	u.mu.Lock()
 	idle := u.idle
 	u.idle = map[string][]*upConn{}
+	u.gen++
 	u.mu.Unlock()
 	for _, list := range idle {
 		for _, c := range list {
@@ -142,19 +149,25 @@ func (u *upstream) CloseIdleConnections() {
 // RoundTrip sends req to req.URL.Host. A pooled connection that fails before the response
 // (the backend closed it while idle) is replaced by a new one once.
 func (u *upstream) RoundTrip(req *http.Request) (*http.Response, error) {
+	return u.do(req, req.URL.Host, nil, time.Now())
+}
+
+// do sends req to addr, written by fwd (nil: as req.Write writes it), and reads the
+// response headers; now is the current time (the response header deadline counts from it).
+func (u *upstream) do(req *http.Request, addr string, fwd *forward, now time.Time) (*http.Response, error) {
 	ctx := req.Context()
 	for fresh := false; ; fresh = true {
-		c, reused, err := u.get(ctx, req.URL.Host, fresh)
+		c, reused, err := u.get(ctx, addr, fresh, now)
 		if err != nil {
 			return nil, err
 		}
-		resp, err := c.roundTrip(ctx, req)
+		resp, err := c.roundTrip(ctx, req, fwd, now)
 		if err == nil {
 			return resp, nil
 		}
 		c.close()
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("%s %s: %w", req.Method, req.URL.Host, ctx.Err())
+			return nil, fmt.Errorf("%s %s: %w", req.Method, addr, ctx.Err())
 		}
 		if !reused || isTimeout(err) {
 			return nil, err
@@ -165,13 +178,13 @@ func (u *upstream) RoundTrip(req *http.Request) (*http.Response, error) {
 // aLongTimeAgo is a deadline in the past: setting it interrupts blocked reads and writes.
 var aLongTimeAgo = time.Unix(1, 0)
 
-func (c *upConn) roundTrip(ctx context.Context, req *http.Request) (*http.Response, error) {
+func (c *upConn) roundTrip(ctx context.Context, req *http.Request, fwd *forward, now time.Time) (*http.Response, error) {
 	if t := c.u.headerTimeout; t > 0 {
-		_ = c.conn.SetDeadline(time.Now().Add(t))
+		_ = c.conn.SetDeadline(now.Add(t))
 	}
 	// A cancelled request (the client went away) interrupts the exchange.
 	stop := context.AfterFunc(ctx, func() { _ = c.conn.SetDeadline(aLongTimeAgo) })
-	resp, err := c.exchange(req)
+	resp, err := c.exchange(req, fwd)
 	if err != nil {
 		stop()
 		return nil, err
@@ -179,7 +192,10 @@ func (c *upConn) roundTrip(ctx context.Context, req *http.Request) (*http.Respon
 	if c.u.headerTimeout > 0 {
 		_ = c.conn.SetDeadline(time.Time{})
 	}
-	reuse := !resp.Close && !req.Close
+	c.since = now // idle since about now, once the response is read
+	// A forwarded request never asks the backend to close (the client's Connection header
+	// is hop-by-hop), so only the backend's answer decides.
+	reuse := !resp.Close && (fwd != nil || !req.Close)
 	if resp.Body == http.NoBody {
 		if stop() && reuse {
 			c.u.put(c)
@@ -193,8 +209,14 @@ func (c *upConn) roundTrip(ctx context.Context, req *http.Request) (*http.Respon
 }
 
 // exchange writes req and reads the response headers, skipping 1xx informational responses.
-func (c *upConn) exchange(req *http.Request) (*http.Response, error) {
-	if err := req.Write(c.bw); err != nil {
+func (c *upConn) exchange(req *http.Request, fwd *forward) (*http.Response, error) {
+	var err error
+	if fwd != nil {
+		err = fwd.write(c.bw, c.addr)
+	} else {
+		err = req.Write(c.bw)
+	}
+	if err != nil {
 		return nil, err
 	}
 	if err := c.bw.Flush(); err != nil {

@@ -166,3 +166,33 @@ func TestUpstreamHeaderLimit(t *testing.T) {
 		t.Errorf("1.25 MiB of headers: %d, want 502", status)
 	}
 }
+
+// TestUpstreamNotPooledAfterClose: a connection in use while CloseIdleConnections runs (an
+// endpoint left) is closed after its response instead of pooled.
+func TestUpstreamNotPooledAfterClose(t *testing.T) {
+	addr, conns := countingBackend(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	u := newUpstream(time.Second, time.Second)
+	defer u.CloseIdleConnections()
+	get := func(closeMidway bool) {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/", nil)
+		resp, err := u.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if closeMidway {
+			u.CloseIdleConnections()
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	get(false)
+	get(false)
+	if n := conns.Load(); n != 1 {
+		t.Fatalf("%d connections for two requests, want 1", n)
+	}
+	get(true)
+	get(false)
+	if n := conns.Load(); n != 2 {
+		t.Errorf("%d connections, want 2: the connection in use during CloseIdleConnections was pooled again", n)
+	}
+}
