@@ -22,6 +22,13 @@ const BinaryPath = "/svclab"
 // reports; each tag sets it to the tag itself.
 const VersionEnv = "SVCLAB_IMAGE_VERSION"
 
+// ShutdownDelayEnv makes the agent a well-behaved backend: on SIGTERM it reports not ready
+// and keeps serving for 2s before it stops accepting, as a preStop sleep does for apps on
+// a real cluster. The Service's endpoints change when the pod's deletion starts; kube-proxy
+// and the ingress need a moment to follow, and a backend that exited at once would drop
+// what they still send it. A pod's SHUTDOWN_DELAY overrides it.
+const ShutdownDelayEnv = "SHUTDOWN_DELAY=2s"
+
 // Tags are the built-in image's tags; each is also the version its agent reports.
 var Tags = []string{"v1", "v2", "latest"}
 
@@ -95,7 +102,7 @@ func configForTag(tag string) Config {
 	return Config{
 		Entrypoint: []string{BinaryPath},
 		Cmd:        []string{"pod-agent"},
-		Env:        []string{"PATH=" + DefaultPath, VersionEnv + "=" + tag},
+		Env:        []string{"PATH=" + DefaultPath, VersionEnv + "=" + tag, ShutdownDelayEnv},
 		WorkingDir: "/",
 	}
 }

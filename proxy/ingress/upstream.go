@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -91,6 +92,31 @@ type upConn struct {
 
 func (c *upConn) close() { _ = c.conn.Close() }
 
+// peerClosed reports whether an idle connection was closed by the backend (or has bytes
+// nobody asked for): a non-blocking peek at the socket finds EOF (or data) instead of
+// nothing. Connections that are not plain sockets are trusted.
+func (c *upConn) peerClosed() bool {
+	if c.br.Buffered() > 0 {
+		return true
+	}
+	sc, ok := c.conn.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	closed := false
+	var b [1]byte
+	_ = raw.Read(func(fd uintptr) bool {
+		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		closed = n > 0 || (n == 0 && err == nil) || (err != nil && err != syscall.EAGAIN && err != syscall.EINTR)
+		return true // one look, never wait
+	})
+	return closed
+}
+
 // get returns a pooled connection to addr (reused) or a new one.
 func (u *upstream) get(ctx context.Context, addr string, fresh bool, now time.Time) (*upConn, bool, error) {
 	if !fresh {
@@ -102,6 +128,13 @@ func (u *upstream) get(ctx context.Context, addr string, fresh bool, now time.Ti
 			if now.Sub(c.since) < u.idleTimeout {
 				c.gen = u.gen
 				u.mu.Unlock()
+				if c.peerClosed() {
+					// The backend closed it while idle (a pod shutting down): sending on it
+					// would fail, or hang when the pod's network is already gone.
+					c.close()
+					u.mu.Lock()
+					continue
+				}
 				return c, true, nil
 			}
 			c.close()
@@ -171,6 +204,11 @@ func (u *upstream) do(req *http.Request, addr string, fwd *forward, now time.Tim
 		}
 		if !reused || isTimeout(err) {
 			return nil, err
+		}
+		if gone(err) {
+			// The endpoint's host is unreachable: its pod is gone. Another endpoint may
+			// answer; dialling this one again would only wait for the connect timeout.
+			return nil, &net.OpError{Op: "dial", Net: "tcp", Err: err}
 		}
 	}
 }
@@ -275,4 +313,10 @@ func (b *upBody) finish(complete bool) {
 		return
 	}
 	b.c.close()
+}
+
+// gone reports whether err says the endpoint's address is unreachable (the pod's network
+// has been torn down).
+func gone(err error) bool {
+	return errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH)
 }

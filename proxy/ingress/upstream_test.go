@@ -7,8 +7,10 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -194,5 +196,43 @@ func TestUpstreamNotPooledAfterClose(t *testing.T) {
 	get(false)
 	if n := conns.Load(); n != 2 {
 		t.Errorf("%d connections, want 2: the connection in use during CloseIdleConnections was pooled again", n)
+	}
+}
+
+func TestUpstreamPeerClosed(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	conn := func() (*upConn, net.Conn) {
+		a, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { a.Close(); b.Close() })
+		return &upConn{conn: a, br: bufio.NewReader(a)}, b
+	}
+	c, backend := conn()
+	if c.peerClosed() {
+		t.Error("an open idle connection counts as closed")
+	}
+	_, _ = backend.Write([]byte("x"))
+	time.Sleep(20 * time.Millisecond)
+	if !c.peerClosed() {
+		t.Error("an idle connection with unasked-for bytes counts as reusable")
+	}
+	c, backend = conn()
+	_ = backend.Close()
+	time.Sleep(20 * time.Millisecond)
+	if !c.peerClosed() {
+		t.Error("a connection the backend closed counts as open")
+	}
+	if !gone(&net.OpError{Op: "write", Err: os.NewSyscallError("write", syscall.EHOSTUNREACH)}) || gone(io.EOF) {
+		t.Error("gone: host unreachable is an endpoint that is gone, EOF is not")
 	}
 }
