@@ -56,9 +56,9 @@ func TestRenderMarkdown(t *testing.T) {
 func TestWithoutTitle(t *testing.T) {
 	for in, want := range map[string]string{
 		"# Run pods\n\nText\n": "\nText\n",
-		"\n# Run pods\nText":    "Text",
-		"Text\n# Later\n":       "Text\n# Later\n",
-		"## Sub\nText":          "## Sub\nText",
+		"\n# Run pods\nText":   "Text",
+		"Text\n# Later\n":      "Text\n# Later\n",
+		"## Sub\nText":         "## Sub\nText",
 	} {
 		if got := withoutTitle(in); got != want {
 			t.Errorf("withoutTitle(%q) = %q, want %q", in, got, want)

@@ -124,7 +124,6 @@ func (r *execRunner) ExecInPod(ctx context.Context, ns, pod string, argv []strin
 	return o, nil
 }
 
-
 // runProbe runs a probe where from says: the grader's process, a node or a pod.
 func (g *Grader) runProbe(ctx context.Context, defNS string, from string, spec probe.Spec) (probe.Result, string, error) {
 	switch {
