@@ -35,6 +35,7 @@ awk '
 	for (i = 3; i < NF; i += 2) { g[$(i + 1)] = $i }
 	ing = sprintf("| %-20s | %8.0f | %7.3f | %7.3f | %8.0f | %7.3fx | %9s | %7s |", "ingress (keep-alive)", g["req/s"], g["p50-ms"], g["p99-ms"], g["direct-req/s"], g["x-vs-direct"], (g["nginx-req/s"] == "" ? "-" : sprintf("%.0f", g["nginx-req/s"])), (g["x-vs-nginx"] == "" ? "-" : sprintf("%.3fx", g["x-vs-nginx"])))
 	if (g["pod-req/s"] != "") ingpod = sprintf("| %-20s | %8.0f | %7s | %7s | %8.0f | %7.3fx | %9s | %7s |", "ingress via pod IP", g["pod-req/s"], "-", "-", g["direct-req/s"], g["pod-req/s"] / g["direct-req/s"], (g["nginx-req/s"] == "" ? "-" : sprintf("%.0f", g["nginx-req/s"])), (g["x-vs-nginx-pod"] == "" ? "-" : sprintf("%.3fx", g["x-vs-nginx-pod"])))
+	if (g["nginx-pod-req/s"] != "") ingns = sprintf("| %-20s | %8.0f | %7s | %7s | %8.0f | %7.3fx | %9.0f | %7.3fx |", "ingress vs nginx, same netns", g["pod-req/s"], "-", "-", g["direct-req/s"], g["pod-req/s"] / g["direct-req/s"], g["nginx-pod-req/s"], g["x-vs-nginx-same-netns"])
 	next
 }
 /^BenchmarkLab/ {
@@ -63,6 +64,7 @@ END {
 		print "|----------------------|----------|---------|---------|----------|----------|-----------|---------|"
 		print ing
 		if (ingpod != "") print ingpod
+		if (ingns != "") print ingns
 		print "aim: at least as fast as nginx (nginx runs on the host and is reached without the NodePort hop, like the pod IP row)"
 	}
 	if (dns != "") {
