@@ -62,6 +62,12 @@ with --detach (pid and log under /run/svclab/<name>/). Needs root.`,
 }
 
 func runUp(ctx context.Context, f *upFlags, out io.Writer) error {
+	// A lab that runs already is the first thing to say (its UI holds the --web address).
+	if os.Getenv(detachedEnv) == "" {
+		if pid, alive := lab.PathsFor(f.opts.Name).RunningPID(); alive {
+			return fmt.Errorf("a lab named %q is already running (pid %d): run `svclab down --name %s` first, or choose another --name", f.opts.Name, pid, f.opts.Name)
+		}
+	}
 	webLn, err := checkWebFlags(f)
 	if err != nil {
 		return err

@@ -67,7 +67,7 @@ func newLab(t *testing.T) *labCLI {
 		"--pod-network-cidr", fmt.Sprintf("10.%d.0.0/16", 100+r%50),
 		"--service-cluster-ip-range", fmt.Sprintf("10.%d.0.0/16", 50+r%50),
 		"--lb-cidr", fmt.Sprintf("172.30.%d.0/24", (r+100)%250),
-		"--api-port", "0",
+		"--api-port", "0", "--web", "127.0.0.1:0",
 	}}
 }
 
@@ -136,7 +136,7 @@ func TestPrivilegedCLILifecycle(t *testing.T) {
 	})
 	t.Run("status", func(t *testing.T) {
 		out := l.must("status", "--name", l.name)
-		for _, want := range []string{"running", "Runtime: process", l.name + "-worker", "Ready"} {
+		for _, want := range []string{"running", "Runtime: process", l.name + "-worker", "Ready", "Web UI: http://127.0.0.1:"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("status lacks %q:\n%s", want, out)
 			}
