@@ -106,7 +106,7 @@ func newStatusCmd() *cobra.Command {
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "Lab %q: %s (pid %d)\n", name, state, pid)
 			if rt, err := os.ReadFile(paths.RuntimeFile()); err == nil {
-				fmt.Fprintf(out, "Runtime: %s\n", rt)
+				fmt.Fprintf(out, "Runtime: %s\n", strings.TrimSpace(string(rt)))
 			}
 			if u, err := web.ReadURL(paths.Dir); err == nil {
 				fmt.Fprintf(out, "Web UI: %s\n", u)
