@@ -10,8 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -34,7 +32,7 @@ import (
 // answers JSON, and a terminal runs `ip -br addr` in a node.
 func TestPrivilegedWebUI(t *testing.T) {
 	privtest.Require(t, "ip", "iptables-save")
-	bin := buildSvclab(t)
+	bin := privtest.Binary(t)
 	r := rand.IntN(200) + 20
 	opts := lab.DefaultOptions()
 	opts.Name = fmt.Sprintf("svw%d", r)
@@ -146,16 +144,4 @@ func TestPrivilegedWebUI(t *testing.T) {
 	if !strings.Contains(out, topo.Nodes[1].IPs[0]) {
 		t.Errorf("`ip -br addr` in %s does not show its IP %s:\n%s", worker, topo.Nodes[1].IPs[0], out)
 	}
-}
-
-// buildSvclab builds the static svclab binary the lab's pods and the tracer run.
-func buildSvclab(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "svclab")
-	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, "../cmd/svclab")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build svclab: %v\n%s", err, out)
-	}
-	return bin
 }

@@ -21,39 +21,6 @@ import (
 // for services: apart from the defaults, tests/cli (172.30.x, 10.50-10.149) and the lab
 // package's tests (172.31.x, 10.150+, 10.200+).
 
-var builtBin string
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if builtBin != "" {
-		_ = os.RemoveAll(filepath.Dir(builtBin))
-	}
-	os.Exit(code)
-}
-
-// binary is $SVCLAB_BIN (what `make test` built) or a fresh static build.
-func binary(t *testing.T) string {
-	t.Helper()
-	if b := os.Getenv("SVCLAB_BIN"); b != "" {
-		return b
-	}
-	if builtBin != "" {
-		return builtBin
-	}
-	dir, err := os.MkdirTemp("", "svclab-browser-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(dir, "svclab")
-	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, "../../cmd/svclab")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build svclab: %v\n%s", err, out)
-	}
-	builtBin = bin
-	return bin
-}
-
 // requireBrowserDeps skips (fails under SVCLAB_CI_PRIVILEGED=1) unless Chromium, Node.js and
 // the npm packages of this folder are installed.
 func requireBrowserDeps(t *testing.T) {
@@ -92,7 +59,7 @@ func run(ctx context.Context, bin string, args ...string) (string, error) {
 // rules and a trace, the terminal. Screenshots go to $SVCLAB_ARTIFACTS (default ./artifacts).
 func TestPrivilegedBrowser(t *testing.T) {
 	requireBrowserDeps(t)
-	bin := binary(t)
+	bin := privtest.Binary(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 

@@ -21,36 +21,6 @@ import (
 // 10.<100+r%50>.0.0/16 for pods and 10.<50+r%50>.0.0/16 for services, apart from the
 // defaults and from the lab package's tests (172.31.x, 10.200+, 10.150+).
 
-var builtBin string
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if builtBin != "" {
-		_ = os.RemoveAll(filepath.Dir(builtBin))
-	}
-	os.Exit(code)
-}
-
-// binary is $SVCLAB_BIN (what `make test` built) or a fresh static build.
-func binary(t *testing.T) string {
-	t.Helper()
-	if b := os.Getenv("SVCLAB_BIN"); b != "" {
-		return b
-	}
-	if builtBin != "" {
-		return builtBin
-	}
-	dir, _ := os.MkdirTemp("", "svclab-cli-")
-	bin := filepath.Join(dir, "svclab")
-	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, "../../cmd/svclab")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build svclab: %v\n%s", err, out)
-	}
-	builtBin = bin
-	return bin
-}
-
 type labCLI struct {
 	t    *testing.T
 	bin  string
@@ -61,7 +31,7 @@ type labCLI struct {
 func newLab(t *testing.T) *labCLI {
 	r := rand.IntN(200) + 20
 	name := fmt.Sprintf("svcli%d", r)
-	return &labCLI{t: t, bin: binary(t), name: name, up: []string{"up", "--name", name, "--nodes", "2",
+	return &labCLI{t: t, bin: privtest.Binary(t), name: name, up: []string{"up", "--name", name, "--nodes", "2",
 		"--runtime", "process",
 		"--node-cidr", fmt.Sprintf("172.30.%d.0/24", r),
 		"--pod-network-cidr", fmt.Sprintf("10.%d.0.0/16", 100+r%50),

@@ -22,36 +22,6 @@ import (
 // tests' ranges; s is $SVCLAB_EXERCISES_SLOT (0 by default) so that people working on
 // exercises can run their own labs side by side.
 
-var builtBin string
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if builtBin != "" {
-		_ = os.RemoveAll(filepath.Dir(builtBin))
-	}
-	os.Exit(code)
-}
-
-// binary is $SVCLAB_BIN (what `make test` built) or a fresh static build.
-func binary(t *testing.T) string {
-	t.Helper()
-	if b := os.Getenv("SVCLAB_BIN"); b != "" {
-		return b
-	}
-	if builtBin != "" {
-		return builtBin
-	}
-	dir, _ := os.MkdirTemp("", "svclab-ex-")
-	bin := filepath.Join(dir, "svclab")
-	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, "../../cmd/svclab")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build svclab: %v\n%s", err, out)
-	}
-	builtBin = bin
-	return bin
-}
-
 type labCLI struct {
 	t    *testing.T
 	bin  string
@@ -95,7 +65,7 @@ func startLab(t *testing.T) *labCLI {
 	if s := os.Getenv("SVCLAB_EXERCISES_SLOT"); s != "" {
 		slot, _ = strconv.Atoi(s)
 	}
-	l := &labCLI{t: t, bin: binary(t), name: fmt.Sprintf("svcex%d", slot), pathDir: t.TempDir()}
+	l := &labCLI{t: t, bin: privtest.Binary(t), name: fmt.Sprintf("svcex%d", slot), pathDir: t.TempDir()}
 	if err := os.Symlink(l.bin, filepath.Join(l.pathDir, "svclab")); err != nil {
 		t.Fatal(err)
 	}
