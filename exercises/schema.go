@@ -53,8 +53,8 @@ type Check struct {
 	Object    *ObjectCheck    `yaml:"object"`
 	Endpoints *EndpointsCheck `yaml:"endpoints"`
 	HTTP      *HTTPCheck      `yaml:"http"`
-	TCP       *TCPCheck       `yaml:"tcp"`
-	UDP       *UDPCheck       `yaml:"udp"`
+	TCP       *WireCheck      `yaml:"tcp"`
+	UDP       *WireCheck      `yaml:"udp"`
 	DNS       *DNSCheck       `yaml:"dns"`
 	Trace     *TraceCheck     `yaml:"trace"`
 	Command   *CommandCheck   `yaml:"command"`
@@ -161,19 +161,9 @@ type HTTPExpect struct {
 	Fails bool `yaml:"fails"`
 }
 
-// TCPCheck opens TCP connections; Send is written and the reply read when set.
-type TCPCheck struct {
-	From     From       `yaml:"from"`
-	Each     Each       `yaml:"each"`
-	Address  string     `yaml:"address"`
-	Send     string     `yaml:"send"`
-	Requests int        `yaml:"requests"`
-	Timeout  Duration   `yaml:"timeout"`
-	Expect   WireExpect `yaml:"expect"`
-}
-
-// UDPCheck sends datagrams and reads the replies.
-type UDPCheck struct {
+// WireCheck is a TCP or UDP check. TCP opens connections (and, when Send is set, writes
+// it and reads the reply); UDP sends Send as a datagram and reads the reply.
+type WireCheck struct {
 	From     From       `yaml:"from"`
 	Each     Each       `yaml:"each"`
 	Address  string     `yaml:"address"`

@@ -83,9 +83,9 @@ func ValidateCheck(c *Check) []string {
 			add("http.expect.distinctPods %d needs requests >= %d", h.Expect.DistinctPods, h.Expect.DistinctPods)
 		}
 	case c.TCP != nil:
-		bad = append(bad, validateWire("tcp", c.TCP.From, c.TCP.Each, c.TCP.Address, c.TCP.Requests, c.TCP.Expect)...)
+		bad = append(bad, validateWire("tcp", c.TCP)...)
 	case c.UDP != nil:
-		bad = append(bad, validateWire("udp", c.UDP.From, c.UDP.Each, c.UDP.Address, c.UDP.Requests, c.UDP.Expect)...)
+		bad = append(bad, validateWire("udp", c.UDP)...)
 		if c.UDP.Send == "" {
 			add("udp.send is required (a datagram to send)")
 		}
@@ -137,7 +137,8 @@ func ValidateCheck(c *Check) []string {
 	return bad
 }
 
-func validateWire(kind string, from From, each Each, addr string, requests int, exp WireExpect) []string {
+func validateWire(kind string, w *WireCheck) []string {
+	from, each, addr, requests, exp := w.From, w.Each, w.Address, w.Requests, w.Expect
 	bad := validateFrom(kind+".from", from, true)
 	bad = append(bad, validateEach(each)...)
 	if addr == "" {

@@ -69,7 +69,7 @@ func (g *Grader) trafficOnce(ctx context.Context, e *exercises.Exercise, c *exer
 	case c.TCP != nil, c.UDP != nil:
 		kind, w := "tcp", c.TCP
 		if c.UDP != nil {
-			kind, w = "udp", (*exercises.TCPCheck)(c.UDP)
+			kind, w = "udp", c.UDP
 		}
 		spec := probe.Spec{Kind: kind, Address: w.Address, Send: w.Send, Requests: w.Requests, Timeout: w.Timeout.Duration}
 		res, where, err := g.runProbe(ctx, e.Namespace, string(w.From), spec)
