@@ -102,9 +102,6 @@ func (g *Grader) nodeAccess() (bool, string) {
 	return true, ""
 }
 
-// nodeNetNSPath is where a node's network namespace is mounted.
-func nodeNetNSName(lab, node string) string { return network.NodeNetNS(lab, node) }
-
 func nodeNetNSExists(ns string) bool {
 	_, err := os.Stat(filepath.Join(network.NetNSDir, ns))
 	return err == nil

@@ -21,6 +21,7 @@ import (
 	utilexec "k8s.io/client-go/util/exec"
 
 	"github.com/svclab/svclab/exercises/probe"
+	"github.com/svclab/svclab/lab/network"
 )
 
 // Output is what a command printed and how it ended.
@@ -45,7 +46,7 @@ type netnsRunner struct {
 }
 
 func (r *netnsRunner) RunInNode(ctx context.Context, node string, argv []string) (Output, error) {
-	ns := nodeNetNSName(r.lab, node)
+	ns := network.NodeNetNS(r.lab, node)
 	if !nodeNetNSExists(ns) {
 		return Output{}, fmt.Errorf("node %q of lab %q not found (no network namespace %s)", node, r.lab, ns)
 	}

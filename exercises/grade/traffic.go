@@ -1,6 +1,7 @@
 package grade
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"regexp"
@@ -65,7 +66,7 @@ func (g *Grader) trafficOnce(ctx context.Context, e *exercises.Exercise, c *exer
 		if err != nil {
 			return resultOf(err)
 		}
-		return judgeHTTP(fmt.Sprintf("%s %s from %s", firstNonEmpty(h.Method, "GET"), h.URL, where), h.Expect, res.Answers)
+		return judgeHTTP(fmt.Sprintf("%s %s from %s", cmp.Or(h.Method, "GET"), h.URL, where), h.Expect, res.Answers)
 	case c.TCP != nil, c.UDP != nil:
 		kind, w := "tcp", c.TCP
 		if c.UDP != nil {
@@ -209,15 +210,6 @@ func clip(s string) string {
 	return s
 }
 
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
-}
-
 // checkDNS resolves a name where the check says and judges the answer.
 func (g *Grader) checkDNS(ctx context.Context, e *exercises.Exercise, d *exercises.DNSCheck) CheckResult {
 	spec := probe.Spec{Kind: "dns", Name: d.Name, Type: d.Type, Server: d.Server}
@@ -225,7 +217,7 @@ func (g *Grader) checkDNS(ctx context.Context, e *exercises.Exercise, d *exercis
 	if err != nil {
 		return resultOf(err)
 	}
-	what := fmt.Sprintf("%s %s from %s", firstNonEmpty(strings.ToUpper(d.Type), "A"), d.Name, where)
+	what := fmt.Sprintf("%s %s from %s", cmp.Or(strings.ToUpper(d.Type), "A"), d.Name, where)
 	return judgeDNS(what, d, res.DNS)
 }
 
@@ -237,11 +229,11 @@ func judgeDNS(what string, d *exercises.DNSCheck, a *probe.DNSAnswer) CheckResul
 		return failed("%s: %s", what, a.Err)
 	}
 	saw := fmt.Sprintf("%s: %s %v", what, a.Rcode, a.Records)
-	wantRcode := strings.ToUpper(firstNonEmpty(d.Expect.Rcode, "NOERROR"))
+	wantRcode := strings.ToUpper(cmp.Or(d.Expect.Rcode, "NOERROR"))
 	if a.Rcode != wantRcode {
 		return failed("%s; want %s", saw, wantRcode)
 	}
-	qtype := strings.ToUpper(firstNonEmpty(d.Type, "A"))
+	qtype := strings.ToUpper(cmp.Or(d.Type, "A"))
 	n := 0
 	for _, r := range a.Records {
 		if strings.HasPrefix(r, qtype+" ") {

@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -65,7 +66,7 @@ type Result struct {
 // MaxBody bounds what is kept of each answer.
 const MaxBody = 4096
 
-// Resolver resolves names; nil means the resolver of where the probe runs.
+// Env is where a probe runs.
 type Env struct {
 	// Resolver is the stub resolver of the pod's resolv.conf (nil: Go's resolver).
 	Resolver *stub.Resolver
@@ -127,12 +128,12 @@ func runHTTP(ctx context.Context, env Env, s Spec, n int) []Answer {
 	tr := &http.Transport{
 		DialContext:       dialer(env),
 		DisableKeepAlives: true, // each request is a new connection: a new load-balancing choice
-		TLSClientConfig:   &tls.Config{InsecureSkipVerify: true, ServerName: firstNonEmpty(s.ServerName, s.Host)},
+		TLSClientConfig:   &tls.Config{InsecureSkipVerify: true, ServerName: cmp.Or(s.ServerName, s.Host)},
 	}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, Timeout: s.Timeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	method := firstNonEmpty(s.Method, http.MethodGet)
+	method := cmp.Or(s.Method, http.MethodGet)
 	var out []Answer
 	for i := 0; i < n && ctx.Err() == nil; i++ {
 		req, err := http.NewRequestWithContext(ctx, method, s.URL, nil)
@@ -215,7 +216,7 @@ func runDNS(ctx context.Context, env Env, s Spec) *DNSAnswer {
 		return &DNSAnswer{Err: "no nameserver: give dns.server, or run the check from a pod"}
 	}
 	rc.Timeout = s.Timeout
-	qtype, ok := dns.StringToType[strings.ToUpper(firstNonEmpty(s.Type, "A"))]
+	qtype, ok := dns.StringToType[strings.ToUpper(cmp.Or(s.Type, "A"))]
 	if !ok {
 		return &DNSAnswer{Err: fmt.Sprintf("unknown record type %q", s.Type)}
 	}
@@ -242,13 +243,4 @@ func PodOf(body string) string {
 		rest = rest[:j]
 	}
 	return rest
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
